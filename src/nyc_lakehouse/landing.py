@@ -1,0 +1,259 @@
+"""The landing zone: date-partitioned Parquet batches, committed atomically by a manifest.
+
+Layout (``root`` is ``data/landing`` locally, ``s3://<bucket>/landing`` on Databricks)::
+
+    <root>/<dataset>/ingest_date=YYYY-MM-DD/batch_id=<batch_id>/part-<attempt>-00000.parquet
+    <root>/<dataset>/ingest_date=YYYY-MM-DD/batch_id=<batch_id>/_manifest.json   <- written last
+    <root>/<dataset>/_state/<name>.json                                           <- e.g. watermark
+
+A batch exists only once its ``_manifest.json`` exists, and only the files the manifest lists
+belong to it. Part files carry a per-attempt id, so a crashed attempt leaves orphans that no
+reader sees and a rerun never mixes with them. This works the same on object stores, which have
+no atomic rename. Every column is a string, named as the Socrata API names it
+(:mod:`nyc_lakehouse.sources.schemas`); absent keys are nulls.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nyc_lakehouse.sources.schemas import FIELDS_BY_DATASET, landing_column_name
+
+MANIFEST = "_manifest.json"
+LANDING_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """A committed landing batch, as described by its manifest."""
+
+    dataset: str
+    batch_id: str
+    ingest_date: str
+    path: str
+    files: tuple[str, ...]
+    rows: int
+    manifest: Mapping[str, Any] = field(default_factory=dict)
+
+
+def records_to_table(records: Sequence[Mapping[str, Any]], dataset: str) -> pa.Table:
+    """Turn API records (dicts of strings, nested objects allowed) into an all-string Arrow table.
+
+    Column order: the dataset's known fields first, then any other key in sorted order, so a new
+    source column survives (bronze adds it by schema evolution). Nested values (``location``)
+    are stored as compact JSON text; absent keys become nulls.
+    """
+    known = FIELDS_BY_DATASET.get(dataset, ())
+    seen: dict[str, None] = {}
+    for record in records:
+        for key in record:
+            seen.setdefault(landing_column_name(key), None)
+    extra = sorted(k for k in seen if k not in known)
+    columns = [k for k in known if k in seen] + extra
+    data: dict[str, list[str | None]] = {c: [] for c in columns}
+    for record in records:
+        renamed = {landing_column_name(k): v for k, v in record.items()}
+        for column in columns:
+            data[column].append(_as_text(renamed.get(column)))
+    return pa.table({c: pa.array(v, type=pa.string()) for c, v in data.items()})
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return str(value)
+
+
+class LandingZone:
+    """Reads and writes landing batches under ``root`` (a local path or an fsspec URL)."""
+
+    def __init__(self, root: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        self.root = root.rstrip("/")
+        self.fs, self._root_path = fsspec.core.url_to_fs(self.root, **(storage_options or {}))
+        self._protocol = "" if "://" not in self.root else self.root.split("://", 1)[0] + "://"
+
+    def __repr__(self) -> str:
+        return f"LandingZone({self.root!r})"
+
+    # paths ---------------------------------------------------------------------------------
+    def dataset_path(self, dataset: str) -> str:
+        return posixpath.join(self._root_path, dataset)
+
+    def batch_path(self, dataset: str, batch_id: str, ingest_date: str) -> str:
+        return posixpath.join(
+            self.dataset_path(dataset), f"ingest_date={ingest_date}", f"batch_id={batch_id}"
+        )
+
+    def url(self, path: str) -> str:
+        """A path as a URL Spark or pyarrow can open (``s3://...`` or an absolute local path)."""
+        if self._protocol:
+            return self._protocol + path.split("://", 1)[-1]
+        return path
+
+    # writing -------------------------------------------------------------------------------
+    def open_batch(
+        self, dataset: str, batch_id: str, ingest_date: date | str | None = None
+    ) -> BatchWriter:
+        """Start writing a batch; nothing is visible until :meth:`BatchWriter.commit`."""
+        if "/" in batch_id or "=" in batch_id:
+            raise ValueError(f"batch_id must not contain '/' or '=': {batch_id!r}")
+        day = str(ingest_date or datetime.now(UTC).date())
+        return BatchWriter(self, dataset, batch_id, day)
+
+    def write_batch(
+        self,
+        dataset: str,
+        batch_id: str,
+        tables: Iterable[pa.Table],
+        manifest_extra: Mapping[str, Any] | None = None,
+        ingest_date: date | str | None = None,
+    ) -> BatchInfo:
+        """Write and commit a whole batch from an iterable of Arrow tables."""
+        writer = self.open_batch(dataset, batch_id, ingest_date)
+        for table in tables:
+            writer.write(table)
+        return writer.commit(manifest_extra)
+
+    # reading -------------------------------------------------------------------------------
+    def batches(self, dataset: str) -> list[BatchInfo]:
+        """Committed batches of a dataset, oldest first (by manifest commit time, then id)."""
+        pattern = posixpath.join(
+            self.dataset_path(dataset), "ingest_date=*", "batch_id=*", MANIFEST
+        )
+        infos = []
+        for manifest_path in self.fs.glob(pattern):
+            with self.fs.open(manifest_path, "r") as handle:
+                manifest = json.load(handle)
+            batch_dir = posixpath.dirname(manifest_path)
+            infos.append(
+                BatchInfo(
+                    dataset=dataset,
+                    batch_id=manifest["batch_id"],
+                    ingest_date=manifest["ingest_date"],
+                    path=self.url(batch_dir),
+                    files=tuple(self.url(posixpath.join(batch_dir, f)) for f in manifest["files"]),
+                    rows=int(manifest["rows"]),
+                    manifest=manifest,
+                )
+            )
+        return sorted(infos, key=lambda b: (b.manifest.get("committed_at", ""), b.batch_id))
+
+    def has_batch(self, dataset: str, batch_id: str) -> bool:
+        pattern = posixpath.join(
+            self.dataset_path(dataset), "ingest_date=*", f"batch_id={batch_id}", MANIFEST
+        )
+        return bool(self.fs.glob(pattern))
+
+    def read_batch(self, batch: BatchInfo) -> pa.Table:
+        """A whole batch as Arrow (for small batches and tests; bronze reads with Spark)."""
+        tables = [
+            pq.read_table(f, filesystem=self.fs if self._protocol else None)
+            for f in (self._strip(f) for f in batch.files)
+        ]
+        return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
+
+    def _strip(self, url: str) -> str:
+        return url.split("://", 1)[-1] if self._protocol else url
+
+    # state (watermarks, progress) ----------------------------------------------------------
+    def read_state(self, dataset: str, name: str) -> dict[str, Any] | None:
+        path = posixpath.join(self.dataset_path(dataset), "_state", f"{name}.json")
+        if not self.fs.exists(path):
+            return None
+        with self.fs.open(path, "r") as handle:
+            return json.load(handle)
+
+    def write_state(self, dataset: str, name: str, state: Mapping[str, Any]) -> None:
+        """Replace a state document; readers see the old or the new one, never a partial one."""
+        folder = posixpath.join(self.dataset_path(dataset), "_state")
+        self.fs.makedirs(folder, exist_ok=True)
+        final = posixpath.join(folder, f"{name}.json")
+        payload = json.dumps(dict(state), indent=2, sort_keys=True, default=str)
+        if self._protocol:  # object stores: a single PUT is atomic
+            with self.fs.open(final, "w") as handle:
+                handle.write(payload)
+            return
+        tmp = posixpath.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+        with self.fs.open(tmp, "w") as handle:
+            handle.write(payload)
+        self.fs.mv(tmp, final)
+
+
+class BatchWriter:
+    """Writes the part files of one batch; :meth:`commit` makes them visible all at once."""
+
+    def __init__(self, zone: LandingZone, dataset: str, batch_id: str, ingest_date: str) -> None:
+        self.zone, self.dataset, self.batch_id, self.ingest_date = (
+            zone,
+            dataset,
+            batch_id,
+            ingest_date,
+        )
+        self.path = zone.batch_path(dataset, batch_id, ingest_date)
+        self.attempt = uuid.uuid4().hex[:12]
+        self.files: list[str] = []
+        self.rows = 0
+        zone.fs.makedirs(self.path, exist_ok=True)
+
+    def write(self, table: pa.Table) -> None:
+        """Write one part file (skipped when empty)."""
+        if table.num_rows == 0:
+            return
+        name = f"part-{self.attempt}-{len(self.files):05d}.parquet"
+        with self.zone.fs.open(posixpath.join(self.path, name), "wb") as handle:
+            pq.write_table(table, handle, compression="zstd")
+        self.files.append(name)
+        self.rows += table.num_rows
+
+    def commit(self, manifest_extra: Mapping[str, Any] | None = None) -> BatchInfo:
+        """Write the manifest (the commit point), then remove orphans of earlier attempts."""
+        fs = self.zone.fs
+        manifest = {
+            "format_version": LANDING_FORMAT_VERSION,
+            "dataset": self.dataset,
+            "batch_id": self.batch_id,
+            "ingest_date": self.ingest_date,
+            "files": self.files,
+            "rows": self.rows,
+            "committed_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+            **dict(manifest_extra or {}),
+        }
+        payload = json.dumps(manifest, indent=2, sort_keys=True, default=str)
+        final = posixpath.join(self.path, MANIFEST)
+        if self.zone._protocol:
+            with fs.open(final, "w") as handle:
+                handle.write(payload)
+        else:
+            tmp = posixpath.join(self.path, f".manifest.{self.attempt}.tmp")
+            with fs.open(tmp, "w") as handle:
+                handle.write(payload)
+            fs.mv(tmp, final)
+        for stale in fs.ls(self.path, detail=False):
+            if (
+                posixpath.basename(stale).startswith("part-")
+                and posixpath.basename(stale) not in self.files
+            ):
+                fs.rm(stale)
+        return BatchInfo(
+            dataset=self.dataset,
+            batch_id=self.batch_id,
+            ingest_date=self.ingest_date,
+            path=self.zone.url(self.path),
+            files=tuple(self.zone.url(posixpath.join(self.path, f)) for f in self.files),
+            rows=self.rows,
+            manifest=manifest,
+        )

@@ -1,0 +1,7 @@
+"""Wiring of the ``gold`` pipeline (nodes live in nodes.py)."""
+
+from kedro.pipeline import Pipeline
+
+
+def create_pipeline(**kwargs: object) -> Pipeline:
+    return Pipeline([])

@@ -1,0 +1,26 @@
+"""Kedro project settings. See https://docs.kedro.org/en/stable/kedro_project_setup/settings.html."""
+
+import os
+
+from kedro.config import OmegaConfigLoader
+
+from nyc_lakehouse.hooks import SparkHooks
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    """``${env:NAME, default}`` in any config file (OmegaConf's oc.env is credentials-only)."""
+    return os.environ.get(name, default)
+
+
+HOOKS = (SparkHooks(),)
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "custom_resolvers": {"env": _env},
+    "config_patterns": {
+        "spark": ["spark*", "spark*/**"],
+        "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
+    },
+}

@@ -1,0 +1,47 @@
+"""Shared fixtures: one real Sail engine for the whole test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+# A SPARK_REMOTE left in the developer's shell must not redirect the tests to another cluster.
+os.environ.pop("SPARK_REMOTE", None)
+os.environ.pop("NYC_LAKEHOUSE_SPARK_MODE", None)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """A real Sail Spark Connect session, started once and stopped (before the server) at the end."""
+    from nyc_lakehouse import spark as engine
+
+    engine.configure(
+        engine.SparkSettings(
+            mode="sail", session_conf={"spark.sql.session.timeZone": "America/New_York"}
+        )
+    )
+    session = engine.get_spark()
+    yield session
+    engine.stop_spark()
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty lakehouse root for one test; the catalog's paths follow it."""
+    root = tmp_path / "data"
+    for schema in ("landing", "bronze", "silver", "gold", "ml", "monitoring", "reporting"):
+        (root / schema).mkdir(parents=True)
+    monkeypatch.setenv("NYC_LAKEHOUSE_DATA_ROOT", str(root))
+    return root
