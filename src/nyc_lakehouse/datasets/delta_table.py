@@ -13,15 +13,19 @@ from nyc_lakehouse import spark as engine
 class DeltaTableDataset(AbstractDataset[Any, Any]):
     def __init__(
         self,
-        path: str | None = None,
         table: str | None = None,
+        root: str | None = None,
+        path: str | None = None,
         load_args: dict[str, Any] | None = None,
         save_args: dict[str, Any] | None = None,
         storage_options: dict[str, Any] | None = None,
         credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._path = str(Path(path).resolve()) if path else None
+        if path is None:
+            schema, name = table.split(".")
+            path = f"{root or 'data'}/{schema}/{name}"
+        self._path = str(Path(path).resolve())
         self._table = table
         self._load_args = load_args or {}
         self._save_args = save_args or {}
