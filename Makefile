@@ -6,10 +6,15 @@ export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 # uv needs the system CA bundle behind TLS-intercepting proxies; harmless elsewhere.
 export SSL_CERT_FILE ?= $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt))
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else the pip-installed module (installed on first use: only pip is required).
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(PYTHON) -m uv
+endif
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: setup run test lint bench viz mlflow-ui clean-data help
+
+.PHONY: uv setup run test lint bench viz mlflow-ui clean-data help
 
 help:
 	@echo "make run     - set up and run the whole lakehouse on the bundled sample"
@@ -18,10 +23,10 @@ help:
 	@echo "make viz     - open kedro-viz (lineage and table previews)"
 	@echo "make mlflow-ui - open the MLflow UI on the local tracking store"
 
-$(UV):
-	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet "uv>=0.5"
+uv:
+	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip..."; $(PYTHON) -m pip install --quiet "uv>=0.5"; }
 
-setup: $(UV)
+setup: uv
 	$(UV) sync --frozen --python 3.11
 
 run: setup
