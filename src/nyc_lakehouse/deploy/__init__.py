@@ -1,0 +1,1 @@
+"""Deployment helpers: the Databricks job entry point and the Databricks wheel build step."""
