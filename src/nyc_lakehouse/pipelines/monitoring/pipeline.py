@@ -1,7 +1,67 @@
-"""Wiring of the ``monitoring`` pipeline (nodes live in nodes.py)."""
+"""Wiring of the ``monitoring`` pipeline (nodes live in nodes.py).
 
-from kedro.pipeline import Pipeline
+Monitoring observes the lakehouse after the other pipelines ran: it opens tables by name (so a
+missing table is recorded, not fatal) and appends one batch of metrics to
+``monitoring.pipeline_metrics`` per run. Run it on its own: ``kedro run --pipeline monitoring``.
+"""
+
+from kedro.pipeline import Pipeline, node
+
+from nyc_lakehouse.pipelines.monitoring import nodes
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    return Pipeline([])
+    root = "params:monitoring.lakehouse_root"
+    return Pipeline(
+        [
+            node(
+                nodes.new_monitoring_run,
+                inputs=None,
+                outputs="monitoring_run",
+                name="start_monitoring_run",
+            ),
+            node(
+                nodes.measure_tables,
+                inputs=["monitoring_run", "params:monitoring.bronze_tables", root],
+                outputs="monitoring_bronze_metrics",
+                name="measure_bronze_tables",
+            ),
+            node(
+                nodes.measure_tables,
+                inputs=["monitoring_run", "params:monitoring.silver_tables", root],
+                outputs="monitoring_silver_metrics",
+                name="measure_silver_tables",
+            ),
+            node(
+                nodes.measure_tables,
+                inputs=["monitoring_run", "params:monitoring.gold_tables", root],
+                outputs="monitoring_gold_metrics",
+                name="measure_gold_tables",
+            ),
+            node(
+                nodes.gold_integrity_metrics,
+                inputs=["monitoring_run", "params:monitoring.gold_test_results", root],
+                outputs="monitoring_gold_integrity_metrics",
+                name="measure_gold_integrity",
+            ),
+            node(
+                nodes.volume_anomaly_metrics,
+                inputs=["monitoring_run", "params:monitoring.volume_anomaly", root],
+                outputs="monitoring_volume_metrics",
+                name="detect_volume_anomalies",
+            ),
+            node(
+                nodes.combine_metrics,
+                inputs=[
+                    "monitoring_bronze_metrics",
+                    "monitoring_silver_metrics",
+                    "monitoring_gold_metrics",
+                    "monitoring_gold_integrity_metrics",
+                    "monitoring_volume_metrics",
+                ],
+                outputs="monitoring.pipeline_metrics",
+                name="append_pipeline_metrics",
+            ),
+        ],
+        tags=["monitoring"],
+    )
