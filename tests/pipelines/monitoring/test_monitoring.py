@@ -176,28 +176,34 @@ def test_schema_drift_detected_across_runs_when_a_column_is_added(spark, data_ro
 
 
 def test_gold_integrity_reads_the_latest_test_run(spark, data_root):
-    schema = "run_id string, tested_at timestamp, table_name string, test_name string, failed_count bigint"
+    schema = (
+        "run_id string, evaluated_at timestamp, table_name string, test_name string, "
+        "status string, failed_count bigint"
+    )
     old, new = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)
     rows = [
-        ("r1", old, "gold.fact_311", "not_null_unique_key", 7),
-        ("r2", new, "gold.fact_311", "not_null_unique_key", 0),
-        ("r2", new, "gold.fact_311", "fk_agency", 3),
-        ("r2", new, "gold.dim_agency", "unique_agency_key", 0),
+        ("r1", old, "fact_311", "not_null_unique_key", "fail", 7),
+        ("r2", new, "fact_311", "not_null_unique_key", "pass", 0),
+        ("r2", new, "fact_311", "fk_agency", "fail", 3),
+        ("r2", new, "dim_agency", "unique_agency_key", "pass", 0),
+        ("r2", new, "dim_date", "broken_query", "error", None),
     ]
     _write(spark, data_root, "monitoring.gold_test_results", rows, schema)
     params = {
         "table": "monitoring.gold_test_results",
         "run_column": "run_id",
-        "time_column": "tested_at",
+        "time_column": "evaluated_at",
         "table_column": "table_name",
         "test_column": "test_name",
         "failed_column": "failed_count",
+        "status_column": "status",
     }
     metrics = nodes.gold_integrity_metrics(_run(), params, str(data_root))
     assert _value(metrics, "integrity_tests_run", "gold.fact_311") == 2
     assert _value(metrics, "integrity_tests_failed", "gold.fact_311") == 1
     assert _value(metrics, "integrity_failures", "gold.fact_311", "fk_agency") == 3
     assert _value(metrics, "integrity_tests_failed", "gold.dim_agency") == 0
+    assert _value(metrics, "integrity_tests_failed", "gold.dim_date") == 1  # could not run
     assert set(metrics["layer"]) == {"gold"}
 
     (data_root / "monitoring" / "gold_test_results").rename(data_root / "moved")

@@ -360,7 +360,8 @@ def gold_integrity_metrics(
     """Failures of the latest gold data-test run, from ``monitoring.gold_test_results``.
 
     Column names of that table come from parameters (``run_column``, ``time_column``,
-    ``table_column``, ``test_column``, ``failed_column``) so the two pipelines stay decoupled.
+    ``table_column``, ``test_column``, ``failed_column``, optional ``status_column``) so the two
+    pipelines stay decoupled. Bare table names (``fact_311``) are read as ``gold.<name>``.
     """
     from pyspark.sql import functions as F
 
@@ -380,26 +381,42 @@ def gold_integrity_metrics(
             [metric_row(run, source, "missing_column", 1, dimension=c) for c in absent]
         )
     run_col, time_col, table_col, test_col, failed_col = needed
+    status_col = test_results.get("status_column")
+    status = F.col(status_col) if status_col and status_col in df.columns else F.lit(None)
     latest_run = df.orderBy(F.col(time_col).desc()).select(run_col).limit(1).collect()
     if not latest_run:
         return metrics_frame([metric_row(run, source, "integrity_tests_run", 0)])
     results = (
         df.where(F.col(run_col) == latest_run[0][0])
-        .select(table_col, test_col, F.col(failed_col).cast("double").alias("failed"))
+        .select(
+            table_col,
+            test_col,
+            F.col(failed_col).cast("double").alias("failed"),
+            status.cast("string").alias("status"),
+        )
         .collect()
     )
+    passing = set(test_results.get("passing_statuses") or ["pass"])
     rows: list[dict[str, Any]] = []
     by_table: dict[str, list[Any]] = {}
     for result in results:
-        by_table.setdefault(result[table_col], []).append(result)
+        table = str(result[table_col])
+        by_table.setdefault(table if "." in table else f"gold.{table}", []).append(result)
     for table, tests in sorted(by_table.items()):
-        failing = [t for t in tests if (t["failed"] or 0) > 0]
+        # A test that could not run (status error, no count) is a failure too.
+        failing = [
+            t
+            for t in tests
+            if (t["failed"] or 0) > 0 or (t["status"] is not None and t["status"] not in passing)
+        ]
         rows.append(
             metric_row(run, table, "integrity_tests_run", len(tests), detail=str(latest_run[0][0]))
         )
         rows.append(metric_row(run, table, "integrity_tests_failed", len(failing)))
         rows += [
-            metric_row(run, table, "integrity_failures", t["failed"], dimension=t[test_col])
+            metric_row(
+                run, table, "integrity_failures", t["failed"], t[test_col], t["status"] or ""
+            )
             for t in failing
         ]
     return metrics_frame(rows)
