@@ -1,7 +1,105 @@
-"""Wiring of the ``gold`` pipeline (nodes live in nodes.py)."""
+"""Wiring of the ``gold`` pipeline (nodes live in nodes.py, table docs in tables.py)."""
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Pipeline, node
+
+from nyc_lakehouse.pipelines.gold import nodes
+from nyc_lakehouse.pipelines.gold.tables import TABLES
+
+SILVER_311 = "silver.nyc311_service_requests"
+SILVER_911 = "silver.nyc911_e2e_weekly"
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    return Pipeline([])
+    star_schema = [
+        node(
+            nodes.build_dim_date,
+            [SILVER_311, "params:gold.calendar"],
+            "gold.dim_date",
+            name="build_dim_date",
+        ),
+        node(nodes.build_dim_agency, SILVER_311, "gold.dim_agency", name="build_dim_agency"),
+        node(
+            nodes.build_dim_complaint_type,
+            [SILVER_311, "params:gold.sla"],
+            "gold.dim_complaint_type",
+            name="build_dim_complaint_type",
+        ),
+        node(nodes.build_dim_location, SILVER_311, "gold.dim_location", name="build_dim_location"),
+        node(
+            nodes.build_fact_311,
+            [SILVER_311, "params:gold.sla", "params:gold.response_time_outlier_hours"],
+            "gold.fact_311",
+            name="build_fact_311",
+        ),
+    ]
+    aggregates = [
+        node(
+            nodes.build_agg_daily_summary,
+            ["gold.fact_311", "gold.dim_date"],
+            "gold.agg_daily_summary",
+            name="build_agg_daily_summary",
+        ),
+        node(
+            nodes.build_agg_monthly_summary,
+            "gold.fact_311",
+            "gold.agg_monthly_summary",
+            name="build_agg_monthly_summary",
+        ),
+        node(
+            nodes.build_agg_agency_metrics,
+            ["gold.fact_311", "gold.dim_agency"],
+            "gold.agg_agency_metrics",
+            name="build_agg_agency_metrics",
+        ),
+        node(
+            nodes.build_agg_complaint_type_metrics,
+            ["gold.fact_311", "gold.dim_complaint_type"],
+            "gold.agg_complaint_type_metrics",
+            name="build_agg_complaint_type_metrics",
+        ),
+        node(
+            nodes.build_agg_location_metrics,
+            ["gold.fact_311", "gold.dim_location"],
+            "gold.agg_location_metrics",
+            name="build_agg_location_metrics",
+        ),
+    ]
+    nyc911 = [
+        node(
+            nodes.build_fact_911_weekly,
+            [SILVER_911, "params:gold.nyc911"],
+            "gold.fact_911_weekly",
+            name="build_fact_911_weekly",
+        ),
+        node(
+            nodes.build_agg_911_monthly_agency,
+            "gold.fact_911_weekly",
+            "gold.agg_911_monthly_agency",
+            name="build_agg_911_monthly_agency",
+        ),
+        node(
+            nodes.build_kpi_911_overview,
+            ["gold.fact_911_weekly", "params:gold.nyc911"],
+            "gold.kpi_911_overview",
+            name="build_kpi_911_overview",
+        ),
+    ]
+    tested_tables = {
+        name: f"gold.{name}" for name, spec in TABLES.items() if spec.pipeline == "gold"
+    }
+    quality = [
+        # Results are saved by this node before the next one can fail the run.
+        node(
+            nodes.run_gold_data_tests,
+            {"config": "params:gold.data_tests", **tested_tables},
+            ["monitoring.gold_test_results", "gold_data_test_summary"],
+            name="run_gold_data_tests",
+        ),
+        node(
+            nodes.enforce_gold_data_tests,
+            "gold_data_test_summary",
+            None,
+            name="enforce_gold_data_tests",
+        ),
+    ]
+    return Pipeline(star_schema + aggregates + nyc911 + quality)
