@@ -1,0 +1,658 @@
+"""Nodes of the ``ingestion`` pipeline: land source records in the landing zone, batch by batch.
+
+One node per dataset (namespaces ``nyc311``, ``nyc911``) reads its parameters, picks the source
+(``sample``, ``socrata`` or ``export``) and lands batches through :class:`LandingZone`: every batch
+is committed atomically (manifest last), so bronze never sees half a batch. What a run did is
+returned as a small JSON-able summary (batches landed and skipped, rows, watermark).
+
+Guarantees, per source:
+
+* ``sample`` / ``socrata`` + ``mode=backfill``: one batch per calendar month of the date field,
+  with deterministic ids (``sample-2019-01``, ``socrata-2019-01``); months already landed are
+  skipped, so a crashed backfill resumes where it stopped. A month that has not ended yet gets an
+  ``-asof-<time>`` id, so later runs fetch it again instead of skipping it.
+* ``socrata`` + ``mode=incremental``: everything with ``:updated_at`` after the stored watermark
+  minus an overlap, as one batch; the watermark is advanced only after that batch is committed.
+  A crash at any point means the next run fetches again from the old watermark: duplicates
+  (removed in silver), never a gap.
+* ``export``: the whole file as one batch, whose id fingerprints the file (re-importing the same
+  file is skipped).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from nyc_lakehouse.landing import LandingZone
+from nyc_lakehouse.pipelines.ingestion.progress import Progress
+from nyc_lakehouse.sources import export as export_source
+from nyc_lakehouse.sources.schemas import SOCRATA_UPDATED_AT
+from nyc_lakehouse.sources.socrata import (
+    AppToken,
+    RetryPolicy,
+    SocrataClient,
+    conform_to_landing_schema,
+    parse_socrata_timestamp,
+    records_to_landing_table,
+    soql_timestamp,
+)
+
+logger = logging.getLogger(__name__)
+
+SOURCES = ("sample", "socrata", "export")
+MODES = ("incremental", "backfill")
+WATERMARK_STATE = "watermark"
+BACKFILL_STATE = "backfill"
+LAST_RUN_STATE = "last_run"
+
+
+class IngestionConfigError(ValueError):
+    """Ingestion parameters that cannot work (unknown source, missing export path...)."""
+
+
+@dataclass(frozen=True)
+class IngestionSettings:
+    """Validated, typed ``<namespace>.ingestion`` parameters (see parameters_ingestion.yml)."""
+
+    dataset: str
+    source: str
+    mode: str
+    start: date
+    end: date
+    base_url: str
+    dataset_id: str
+    date_field: str
+    required_fields: tuple[str, ...]
+    page_size: int
+    timeout_seconds: float
+    retry: RetryPolicy
+    overlap_minutes: float
+    initial_watermark: datetime | None
+    initial_lookback_days: float
+    export_path: str | None
+    chunk_rows: int
+    sample_scale: float
+    sample_seed: int | None
+    progress_log_seconds: float
+
+
+@dataclass(frozen=True)
+class MonthWindow:
+    """A half-open range ``[start, stop)`` of days inside one calendar month."""
+
+    start: date
+    stop: date
+
+    @property
+    def last_day(self) -> date:
+        return self.stop - timedelta(days=1)
+
+    @property
+    def is_whole_month(self) -> bool:
+        return self.start.day == 1 and self.stop == _next_month(self.start)
+
+    def batch_id(self, source: str, today: date | None = None, now: datetime | None = None) -> str:
+        """``<source>-2019-01`` for a whole past month; a ranged id for a partial one.
+
+        A window that ends after ``today`` is not complete yet: its id carries the fetch time,
+        so that a later run fetches it again rather than skipping it as landed.
+        """
+        if self.is_whole_month:
+            label = f"{source}-{self.start:%Y-%m}"
+        else:
+            label = f"{source}-{self.start:%Y-%m-%d}_{self.last_day:%Y-%m-%d}"
+        if today is not None and self.stop > today:
+            stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+            label += f"-asof-{stamp}"
+        return label
+
+
+# parameters --------------------------------------------------------------------------------
+def parse_settings(params: Mapping[str, Any]) -> IngestionSettings:
+    """Validate ``<namespace>.ingestion`` parameters, with clear errors for bad values.
+
+    Values may arrive as strings from ``kedro run --params``; they are coerced here.
+    """
+    p = dict(params)
+    dataset = str(_required(p, "dataset"))
+    source = str(p.get("source", "sample")).strip().lower()
+    if source not in SOURCES:
+        raise IngestionConfigError(
+            f"{dataset}: unknown ingestion source {source!r}; use one of {', '.join(SOURCES)}"
+        )
+    mode = str(p.get("mode", "incremental")).strip().lower()
+    if mode not in MODES:
+        raise IngestionConfigError(
+            f"{dataset}: unknown ingestion mode {mode!r}; use one of {', '.join(MODES)}"
+        )
+    start = _as_date(p.get("start"), f"{dataset}.ingestion.start")
+    end = _as_date(p.get("end"), f"{dataset}.ingestion.end")
+    if end < start:
+        raise IngestionConfigError(f"{dataset}: end {end} is before start {start}")
+    export_path = p.get("export_path")
+    if source == "export" and not export_path:
+        raise IngestionConfigError(
+            f"{dataset}: source=export needs {dataset}.ingestion.export_path=<file.csv[.gz]>"
+        )
+    required = p.get("required_fields") or ()
+    if isinstance(required, str):
+        required = [f.strip() for f in required.split(";") if f.strip()]
+    initial = p.get("initial_watermark")
+    return IngestionSettings(
+        dataset=dataset,
+        source=source,
+        mode=mode,
+        start=start,
+        end=end,
+        base_url=str(p.get("base_url", "https://data.cityofnewyork.us")).rstrip("/"),
+        dataset_id=str(_required(p, "dataset_id")),
+        date_field=str(p.get("date_field", "created_date")),
+        required_fields=tuple(str(f) for f in required),
+        page_size=_positive_int(p.get("page_size", 50_000), "page_size"),
+        timeout_seconds=float(p.get("timeout_seconds", 60)),
+        retry=RetryPolicy(
+            max_attempts=_positive_int(p.get("max_attempts", 6), "max_attempts"),
+            backoff_base_seconds=float(p.get("backoff_base_seconds", 1.0)),
+            backoff_max_seconds=float(p.get("backoff_max_seconds", 60.0)),
+            max_retry_after_seconds=float(p.get("max_retry_after_seconds", 300.0)),
+        ),
+        overlap_minutes=float(p.get("overlap_minutes", 60)),
+        initial_watermark=parse_socrata_timestamp(str(initial)) if initial else None,
+        initial_lookback_days=float(p.get("initial_lookback_days", 7)),
+        export_path=str(export_path) if export_path else None,
+        chunk_rows=_positive_int(p.get("chunk_rows", 100_000), "chunk_rows"),
+        sample_scale=float(p.get("sample_scale", 1.0)),
+        sample_seed=int(p["sample_seed"]) if p.get("sample_seed") is not None else None,
+        progress_log_seconds=float(p.get("progress_log_seconds", 30)),
+    )
+
+
+def _required(params: Mapping[str, Any], key: str) -> Any:
+    if params.get(key) in (None, ""):
+        raise IngestionConfigError(f"ingestion parameter {key!r} is missing")
+    return params[key]
+
+
+def _positive_int(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise IngestionConfigError(f"{name} must be a whole number, got {value!r}") from exc
+    if number < 1:
+        raise IngestionConfigError(f"{name} must be >= 1, got {number}")
+    return number
+
+
+def _as_date(value: Any, name: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip()[:10])
+    except ValueError as exc:
+        raise IngestionConfigError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from exc
+
+
+# pure helpers ------------------------------------------------------------------------------
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def month_windows(start: date, end: date) -> list[MonthWindow]:
+    """The calendar-month pieces of the inclusive range ``start..end``."""
+    windows, cursor, stop = [], start, end + timedelta(days=1)
+    while cursor < stop:
+        boundary = min(_next_month(cursor), stop)
+        windows.append(MonthWindow(cursor, boundary))
+        cursor = boundary
+    return windows
+
+
+def date_range_where(field: str, start: date, stop: date) -> str:
+    """SoQL for ``start <= field < stop`` on a floating timestamp column."""
+    low = soql_timestamp(datetime(start.year, start.month, start.day))
+    high = soql_timestamp(datetime(stop.year, stop.month, stop.day))
+    return f"{field} >= '{low}' AND {field} < '{high}'"
+
+
+def updated_since_where(since: datetime) -> str:
+    """SoQL for records changed after ``since`` (``:updated_at`` is a UTC system timestamp)."""
+    return f":updated_at > '{soql_timestamp(since)}'"
+
+
+def latest_updated_at(table: pa.Table) -> datetime | None:
+    """The newest ``_socrata_updated_at`` in a landing table (None when absent or empty)."""
+    if SOCRATA_UPDATED_AT not in table.column_names:
+        return None
+    values = [v for v in table.column(SOCRATA_UPDATED_AT).to_pylist() if v]
+    return max((parse_socrata_timestamp(v) for v in values), default=None)
+
+
+def new_summary(settings: IngestionSettings) -> dict[str, Any]:
+    return {
+        "dataset": settings.dataset,
+        "source": settings.source,
+        "mode": settings.mode if settings.source == "socrata" else settings.source,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "batches_landed": [],
+        "batches_skipped": [],
+        "rows_landed": 0,
+    }
+
+
+def _finish(summary: dict[str, Any], started: float) -> dict[str, Any]:
+    summary["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    summary["duration_seconds"] = round(time.monotonic() - started, 3)
+    summary["batches_landed_count"] = len(summary["batches_landed"])
+    summary["batches_skipped_count"] = len(summary["batches_skipped"])
+    logger.info(
+        "%s: landed %d batch(es), %s rows; skipped %d batch(es) already landed",
+        summary["dataset"],
+        summary["batches_landed_count"],
+        f"{summary['rows_landed']:,}",
+        summary["batches_skipped_count"],
+    )
+    return summary
+
+
+# the node ----------------------------------------------------------------------------------
+def land_batches(
+    zone: LandingZone, params: Mapping[str, Any], app_token: AppToken | None
+) -> dict[str, Any]:
+    """Land the configured source's records for one dataset; return a run summary.
+
+    Args:
+        zone: The landing zone (catalog entry ``landing.zone``).
+        params: ``<namespace>.ingestion`` parameters.
+        app_token: Optional Socrata app token (catalog entry ``socrata.app_token``), masked.
+
+    Returns:
+        A JSON-able summary: dataset, source, mode, batches landed/skipped, rows, watermark.
+    """
+    settings = parse_settings(params)
+    if settings.source == "sample":
+        summary = land_sample(zone, settings)
+    elif settings.source == "export":
+        summary = land_export(zone, settings)
+    else:
+        with make_client(settings, app_token) as client:
+            if settings.mode == "backfill":
+                summary = land_socrata_backfill(zone, client, settings)
+            else:
+                summary = land_socrata_incremental(zone, client, settings)
+    zone.write_state(settings.dataset, LAST_RUN_STATE, summary)
+    return summary
+
+
+def make_client(
+    settings: IngestionSettings,
+    app_token: AppToken | None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SocrataClient:
+    return SocrataClient(
+        settings.base_url,
+        settings.dataset_id,
+        label=settings.dataset,
+        app_token=app_token,
+        page_size=settings.page_size,
+        timeout_seconds=settings.timeout_seconds,
+        retry=settings.retry,
+        required_fields=settings.required_fields,
+        sleep=sleep,
+    )
+
+
+# sample ------------------------------------------------------------------------------------
+def sample_tables(settings: IngestionSettings, window: MonthWindow) -> Iterator[pa.Table]:
+    """The bundled generator's tables for one window (``nyc_lakehouse.sources.sample``)."""
+    from nyc_lakehouse.sources import sample
+
+    kwargs: dict[str, Any] = {}
+    if settings.sample_seed is not None:
+        kwargs["seed"] = settings.sample_seed
+    if settings.dataset == "nyc311":
+        return sample.generate_nyc311(
+            window.start, window.last_day, scale=settings.sample_scale, **kwargs
+        )
+    if settings.dataset == "nyc911":
+        return sample.generate_nyc911(window.start, window.last_day, **kwargs)
+    raise IngestionConfigError(f"no sample generator for dataset {settings.dataset!r}")
+
+
+def land_sample(
+    zone: LandingZone,
+    settings: IngestionSettings,
+    tables_for: Callable[[IngestionSettings, MonthWindow], Iterable[pa.Table]] = sample_tables,
+) -> dict[str, Any]:
+    """Land the bundled sample month by month (``sample-YYYY-MM``); landed months are skipped."""
+    started = time.monotonic()
+    summary = new_summary(settings)
+    windows = month_windows(settings.start, settings.end)
+    pending = []
+    for window in windows:
+        batch_id = window.batch_id("sample")
+        if zone.has_batch(settings.dataset, batch_id):
+            summary["batches_skipped"].append(batch_id)
+        else:
+            pending.append((window, batch_id))
+    with Progress(
+        f"{settings.dataset} sample",
+        total_batches=len(pending),
+        log_every_seconds=settings.progress_log_seconds,
+    ) as progress:
+        for window, batch_id in pending:
+            writer = zone.open_batch(settings.dataset, batch_id)
+            for table in tables_for(settings, window):
+                writer.write(conform_to_landing_schema(table, settings.dataset))
+                progress.advance(table.num_rows)
+            info = writer.commit(
+                {
+                    "source": "sample",
+                    "mode": "backfill",
+                    "window_start": window.start.isoformat(),
+                    "window_end": window.last_day.isoformat(),
+                }
+            )
+            progress.advance(batches=1)
+            summary["batches_landed"].append(batch_id)
+            summary["rows_landed"] += info.rows
+    return _finish(summary, started)
+
+
+# socrata: backfill -------------------------------------------------------------------------
+def land_socrata_backfill(
+    zone: LandingZone,
+    client: SocrataClient,
+    settings: IngestionSettings,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """Land ``start..end`` from the API in month batches of the date field; resumable."""
+    started = time.monotonic()
+    summary = new_summary(settings)
+    today = today or datetime.now(UTC).date()
+    pending = []
+    for window in month_windows(settings.start, settings.end):
+        complete_id = window.batch_id("socrata")
+        if window.stop <= today and zone.has_batch(settings.dataset, complete_id):
+            summary["batches_skipped"].append(complete_id)
+        else:
+            pending.append(window)
+    if not pending:
+        logger.info("%s: every month of the backfill is landed already", settings.dataset)
+        return _finish(summary, started)
+    total = client.count(date_range_where(settings.date_field, pending[0].start, pending[-1].stop))
+    with Progress(
+        f"{settings.dataset} backfill",
+        total=total,
+        total_batches=len(pending),
+        log_every_seconds=settings.progress_log_seconds,
+    ) as progress:
+        for window in pending:
+            fetch_started = datetime.now(UTC)
+            batch_id = window.batch_id("socrata", today=today, now=fetch_started)
+            where = date_range_where(settings.date_field, window.start, window.stop)
+            info = _land_query(
+                zone,
+                client,
+                settings,
+                batch_id,
+                where,
+                progress,
+                extra={
+                    "mode": "backfill",
+                    "window_start": window.start.isoformat(),
+                    "window_end": window.last_day.isoformat(),
+                },
+            )
+            progress.advance(batches=1)
+            if info is None:
+                continue
+            summary["batches_landed"].append(batch_id)
+            summary["rows_landed"] += info["rows"]
+            _remember_backfill_fetch(zone, settings.dataset, fetch_started, batch_id)
+    return _finish(summary, started)
+
+
+def _remember_backfill_fetch(
+    zone: LandingZone, dataset: str, fetch_started: datetime, batch_id: str
+) -> None:
+    """Keep the earliest fetch time of any landed backfill batch (written after its commit).
+
+    An incremental run without a watermark starts there: every change made after the backfill
+    fetched a month is then picked up, so backfill + incremental leave no gap.
+    """
+    state = zone.read_state(dataset, BACKFILL_STATE) or {}
+    earliest = state.get("earliest_fetch_started_at")
+    if earliest and parse_socrata_timestamp(earliest) <= fetch_started:
+        value = earliest
+    else:
+        value = fetch_started.isoformat(timespec="milliseconds")
+    zone.write_state(
+        dataset,
+        BACKFILL_STATE,
+        {"earliest_fetch_started_at": value, "last_batch_id": batch_id},
+    )
+
+
+# socrata: incremental ----------------------------------------------------------------------
+def incremental_since(
+    zone: LandingZone, settings: IngestionSettings, now: datetime | None = None
+) -> tuple[datetime, str]:
+    """Where an incremental run starts, and why (for the log and the manifest).
+
+    The stored watermark minus the overlap; without one, ``initial_watermark``; else the
+    earliest backfill fetch minus the overlap; else ``initial_lookback_days`` before now.
+    """
+    overlap = timedelta(minutes=settings.overlap_minutes)
+    state = zone.read_state(settings.dataset, WATERMARK_STATE)
+    if state and state.get("watermark"):
+        return parse_socrata_timestamp(state["watermark"]) - overlap, "stored watermark - overlap"
+    if settings.initial_watermark is not None:
+        return settings.initial_watermark, "initial_watermark parameter"
+    backfill = zone.read_state(settings.dataset, BACKFILL_STATE)
+    if backfill and backfill.get("earliest_fetch_started_at"):
+        return (
+            parse_socrata_timestamp(backfill["earliest_fetch_started_at"]) - overlap,
+            "earliest backfill fetch - overlap",
+        )
+    moment = (now or datetime.now(UTC)) - timedelta(days=settings.initial_lookback_days)
+    return moment, f"no watermark yet: the last {settings.initial_lookback_days:g} days"
+
+
+def land_socrata_incremental(
+    zone: LandingZone, client: SocrataClient, settings: IngestionSettings
+) -> dict[str, Any]:
+    """Land every record changed since the watermark (minus overlap) as one batch.
+
+    The watermark (newest ``:updated_at`` landed) is written only after the batch is committed.
+    """
+    started = time.monotonic()
+    summary = new_summary(settings)
+    since, reason = incremental_since(zone, settings)
+    where = updated_since_where(since)
+    logger.info(
+        "%s: incremental from %s (%s)", settings.dataset, soql_timestamp(since) + "Z", reason
+    )
+    expected = client.count(where)
+    now = datetime.now(UTC)
+    batch_id = f"socrata-updated-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    with Progress(
+        f"{settings.dataset} incremental",
+        total=expected,
+        total_batches=1,
+        log_every_seconds=settings.progress_log_seconds,
+    ) as progress:
+        info = _land_query(
+            zone,
+            client,
+            settings,
+            batch_id,
+            where,
+            progress,
+            extra={"mode": "incremental", "updated_since": soql_timestamp(since)},
+            expected_rows=expected,
+        )
+        progress.advance(batches=1 if info else 0)
+    previous = zone.read_state(settings.dataset, WATERMARK_STATE)
+    summary["watermark_before"] = (previous or {}).get("watermark")
+    if info is None:
+        summary["watermark"] = summary["watermark_before"]
+        logger.info("%s: nothing changed since %s", settings.dataset, soql_timestamp(since))
+        return _finish(summary, started)
+    summary["batches_landed"].append(batch_id)
+    summary["rows_landed"] += info["rows"]
+    newest = info["watermark_max"]
+    if newest and (
+        not summary["watermark_before"]
+        or parse_socrata_timestamp(newest) > parse_socrata_timestamp(summary["watermark_before"])
+    ):
+        zone.write_state(
+            settings.dataset,
+            WATERMARK_STATE,
+            {"watermark": newest, "batch_id": batch_id, "written_at": now.isoformat()},
+        )
+        summary["watermark"] = newest
+    else:
+        summary["watermark"] = summary["watermark_before"]
+    return _finish(summary, started)
+
+
+# shared: one query -> one batch ------------------------------------------------------------
+def _land_query(
+    zone: LandingZone,
+    client: SocrataClient,
+    settings: IngestionSettings,
+    batch_id: str,
+    where: str,
+    progress: Progress,
+    extra: Mapping[str, Any],
+    expected_rows: int | None = None,
+) -> dict[str, Any] | None:
+    """Page one query into one batch and commit it; None when the query matched nothing.
+
+    Pages are written as part files as they arrive; only :meth:`BatchWriter.commit` makes them
+    visible, so an error while paging leaves nothing landed.
+    """
+    if expected_rows is None:
+        expected_rows = client.count(where)
+    writer = None
+    newest: datetime | None = None
+    oldest: datetime | None = None
+    for page in client.pages(where, expected_rows=expected_rows):
+        if not page.records:
+            continue
+        table = records_to_landing_table(page.records, settings.dataset)
+        writer = writer or zone.open_batch(settings.dataset, batch_id)
+        writer.write(table)
+        page_newest = latest_updated_at(table)
+        if page_newest and (newest is None or page_newest > newest):
+            newest = page_newest
+        page_oldest = _earliest_updated_at(table)
+        if page_oldest and (oldest is None or page_oldest < oldest):
+            oldest = page_oldest
+        progress.advance(table.num_rows)
+    if writer is None:
+        return None
+    manifest = {
+        "source": "socrata",
+        **extra,
+        "dataset_id": settings.dataset_id,
+        "where": where,
+        "watermark_min": _iso_z(oldest),
+        "watermark_max": _iso_z(newest),
+    }
+    info = writer.commit(manifest)
+    logger.info("%s: committed batch %s (%s rows)", settings.dataset, batch_id, f"{info.rows:,}")
+    return {"rows": info.rows, "watermark_max": manifest["watermark_max"]}
+
+
+def _earliest_updated_at(table: pa.Table) -> datetime | None:
+    values = [v for v in table.column(SOCRATA_UPDATED_AT).to_pylist() if v]
+    return min((parse_socrata_timestamp(v) for v in values), default=None)
+
+
+def _iso_z(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+# export ------------------------------------------------------------------------------------
+def land_export(zone: LandingZone, settings: IngestionSettings) -> dict[str, Any]:
+    """Stream a bulk CSV export into one batch (skipped when this very file was landed)."""
+    started = time.monotonic()
+    summary = new_summary(settings)
+    path = Path(str(settings.export_path)).expanduser()
+    if not path.is_file():
+        raise IngestionConfigError(f"{settings.dataset}: export file not found: {path}")
+    batch_id = export_source.export_batch_id(path)
+    summary["export_file"] = path.name
+    if zone.has_batch(settings.dataset, batch_id):
+        logger.info("%s: %s was imported already (batch %s)", settings.dataset, path, batch_id)
+        summary["batches_skipped"].append(batch_id)
+        return _finish(summary, started)
+    header = export_source.read_export_header(path, settings.dataset)
+    if header.unknown:
+        logger.warning(
+            "%s: %s has columns the dataset does not define (kept as received): %s",
+            settings.dataset,
+            path.name,
+            ", ".join(header.unknown),
+        )
+    if header.missing:
+        logger.info(
+            "%s: %s lacks %d current column(s) (landed as nulls): %s",
+            settings.dataset,
+            path.name,
+            len(header.missing),
+            ", ".join(header.missing),
+        )
+    writer = zone.open_batch(settings.dataset, batch_id)
+    size = path.stat().st_size
+    with Progress(
+        f"{settings.dataset} export {path.name}",
+        total=size,
+        unit="bytes",
+        total_batches=1,
+        log_every_seconds=settings.progress_log_seconds,
+    ) as progress:
+        consumed = 0
+
+        def on_chunk(rows: int, position: int) -> None:
+            nonlocal consumed
+            progress.advance(max(0, position - consumed), rows=rows)
+            consumed = max(consumed, position)
+
+        for table in export_source.read_export(
+            path, settings.dataset, settings.chunk_rows, on_chunk=on_chunk
+        ):
+            writer.write(table)
+        if writer.rows == 0:
+            logger.warning(
+                "%s: %s has a header but no rows; nothing landed", settings.dataset, path
+            )
+            return _finish(summary, started)
+        info = writer.commit(
+            {
+                "source": "export",
+                "mode": "export",
+                "export_file": path.name,
+                "export_bytes": size,
+                "header_style": header.style,
+                "export_columns": len(header.columns),
+            }
+        )
+        progress.advance(batches=1)
+    summary["batches_landed"].append(batch_id)
+    summary["rows_landed"] = info.rows
+    return _finish(summary, started)

@@ -1,0 +1,130 @@
+"""Progress of long ingestion runs: a tqdm bar on a terminal, periodic log lines elsewhere.
+
+A scheduler's log file is not a terminal; carriage-return bars would fill it with noise, so when
+the output is not a TTY progress is logged every ``log_every_seconds`` (and at the end).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import IO, Any
+
+from tqdm import tqdm
+
+logger = logging.getLogger(__name__)
+
+
+def _format_duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:d}:{minutes:02d}:{secs:02d}"
+
+
+class Progress:
+    """Counts rows and batches against optional totals and shows rate and ETA.
+
+    ``total`` is in ``unit`` (rows, or bytes of an export file); batches are shown beside it.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        total: int | None = None,
+        unit: str = "rows",
+        total_batches: int | None = None,
+        log_every_seconds: float = 30.0,
+        stream: IO[str] | None = None,
+        force_tty: bool | None = None,
+    ) -> None:
+        self.description = description
+        self.total = total
+        self.unit = unit
+        self.total_batches = total_batches
+        self.done = 0
+        self.rows = 0
+        self.batches = 0
+        self._log_every = log_every_seconds
+        self._started = time.monotonic()
+        self._last_log = self._started
+        stream = stream or sys.stderr
+        is_tty = force_tty if force_tty is not None else _isatty(stream)
+        self._bar: Any = None
+        if is_tty:
+            self._bar = tqdm(
+                total=total,
+                unit=unit[:-1] if unit.endswith("s") else unit,
+                unit_scale=True,
+                desc=description,
+                file=stream,
+                dynamic_ncols=True,
+            )
+            self._refresh_postfix()
+
+    def advance(self, amount: int = 0, rows: int | None = None, batches: int = 0) -> None:
+        """Record ``amount`` units of work (and ``rows``, when the unit is not rows)."""
+        self.done += amount
+        self.rows += amount if rows is None else rows
+        self.batches += batches
+        if self._bar is not None:
+            self._bar.update(amount)
+            if batches:
+                self._refresh_postfix()
+        elif batches or time.monotonic() - self._last_log >= self._log_every:
+            self._log()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        else:
+            self._log(final=True)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def status_line(self, final: bool = False) -> str:
+        elapsed = time.monotonic() - self._started
+        rate = self.rows / elapsed if elapsed > 0 else 0.0
+        parts = [f"{self.description}:"]
+        if self.total_batches is not None:
+            parts.append(f"{self.batches}/{self.total_batches} batches,")
+        else:
+            parts.append(f"{self.batches} batches,")
+        if self.unit == "rows":
+            of_total = f" of {self.total:,}" if self.total is not None else ""
+            parts.append(f"{self.rows:,}{of_total} rows,")
+        else:
+            share = f" ({self.done / self.total:.0%} of the file)" if self.total else ""
+            parts.append(f"{self.rows:,} rows{share},")
+        parts.append(f"{rate:,.0f} rows/s,")
+        if final:
+            parts.append(f"took {_format_duration(elapsed)}")
+        elif self.total and self.done:
+            remaining = elapsed * (self.total - self.done) / self.done
+            parts.append(f"ETA {_format_duration(remaining)}")
+        else:
+            parts.append("ETA unknown")
+        return " ".join(parts)
+
+    def _refresh_postfix(self) -> None:
+        total = f"/{self.total_batches}" if self.total_batches is not None else ""
+        postfix = {"batches": f"{self.batches}{total}"}
+        if self.unit != "rows":
+            postfix["rows"] = f"{self.rows:,}"
+        self._bar.set_postfix(postfix, refresh=True)
+
+    def _log(self, final: bool = False) -> None:
+        self._last_log = time.monotonic()
+        logger.info(self.status_line(final=final))
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,413 @@
+"""A fault-tolerant client for the Socrata (SODA 2.0) API of NYC Open Data, on httpx.
+
+It pages a dataset with ``$limit``/``$offset`` under a *stable* ``$order=:id`` (ordering by a
+timestamp skips and repeats rows across pages when values tie) and ``$select=:*, *`` (so the
+system fields ``:id`` and ``:updated_at`` come with every record). Each page is validated (a JSON
+array of objects carrying the expected keys) before anyone sees it; a malformed, truncated or
+suspiciously short page is retried, never returned. Throttling (429), server errors (5xx),
+timeouts and connection errors are retried with exponential backoff and full jitter, honouring
+``Retry-After``, for a bounded number of attempts; then :class:`SocrataError` names the dataset,
+the page and the query.
+
+The optional app token travels only in the ``X-App-Token`` header. It never appears in a URL,
+a log line, a ``repr`` or an error message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pyarrow as pa
+from kedro.io import AbstractDataset
+
+from nyc_lakehouse.landing import records_to_table
+from nyc_lakehouse.sources.schemas import FIELDS_BY_DATASET, SYSTEM_FIELD_RENAMES
+
+logger = logging.getLogger(__name__)
+
+APP_TOKEN_ENV_VAR = "NYC_OPEN_DATA_APP_TOKEN"
+SELECT_ALL_WITH_SYSTEM_FIELDS = ":*, *"
+STABLE_ORDER = ":id"
+# Landing columns every batch of an API-backed dataset carries (null when the source lacks them,
+# e.g. a bulk export), so downstream code can always refer to them.
+SYSTEM_COLUMNS: tuple[str, ...] = tuple(sorted(SYSTEM_FIELD_RENAMES.values()))
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class SocrataError(RuntimeError):
+    """A request to the Socrata API failed for good (attempts exhausted or not retryable)."""
+
+
+class InvalidPageError(ValueError):
+    """A response body that is not a complete, well-formed page of records."""
+
+
+class AppToken:
+    """A Socrata app token that does not print itself (``repr``/``str`` are masked)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The token itself, for the request header only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "AppToken('***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[Any, ...]:  # deepcopy/pickle between Kedro nodes
+        return (AppToken, (self._value,))
+
+
+def resolve_app_token(
+    credentials: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AppToken | None:
+    """The app token from Kedro credentials (``app_token`` key), else ``NYC_OPEN_DATA_APP_TOKEN``.
+
+    Empty values count as absent: the API works without a token, only with lower rate limits.
+    """
+    value = (credentials or {}).get("app_token")
+    if not value:
+        value = (os.environ if environ is None else environ).get(APP_TOKEN_ENV_VAR)
+    return AppToken(str(value)) if value else None
+
+
+class SocrataAppTokenDataset(AbstractDataset[None, "AppToken | None"]):
+    """Kedro dataset that hands nodes the optional app token, masked.
+
+    ``credentials`` comes from Kedro credentials (``conf/local/credentials.yml``, key
+    ``nyc_open_data``); the environment variable ``NYC_OPEN_DATA_APP_TOKEN`` is the fallback.
+    """
+
+    def __init__(
+        self,
+        credentials: Mapping[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._credentials = dict(credentials or {})
+        self.metadata = metadata
+
+    def load(self) -> AppToken | None:
+        return resolve_app_token(self._credentials)
+
+    def save(self, data: None) -> None:
+        raise NotImplementedError("The app token is read-only configuration")
+
+    def _exists(self) -> bool:
+        return True
+
+    def _describe(self) -> dict[str, Any]:
+        return {"app_token": "***" if resolve_app_token(self._credentials) else None}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and full jitter.
+
+    Attempt ``n`` (1-based) that fails waits ``uniform(0, min(max, base * 2**(n-1)))`` seconds,
+    or the server's ``Retry-After`` when it sent one (capped at ``max_retry_after_seconds``).
+    """
+
+    max_attempts: int = 6
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+    max_retry_after_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        if self.backoff_base_seconds < 0 or self.backoff_max_seconds < 0:
+            raise ValueError("backoff seconds must be >= 0")
+
+    def delay(
+        self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
+        if retry_after is not None:
+            return max(0.0, min(retry_after, self.max_retry_after_seconds))
+        ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
+        return (rng or random).uniform(0.0, ceiling)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def soql_timestamp(moment: datetime) -> str:
+    """A SoQL timestamp literal (UTC, millisecond precision, no zone suffix)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def parse_socrata_timestamp(text: str) -> datetime:
+    """``2024-05-27T06:12:01.123Z`` (system fields, UTC) or a floating one (read as UTC)."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def conform_to_landing_schema(table: pa.Table, dataset: str) -> pa.Table:
+    """Give a landing table the dataset's full column set, in one canonical order.
+
+    The dataset's known fields first (absent ones as all-null strings), then the Socrata system
+    columns (``_socrata_id``, ``_socrata_created_at``, ``_socrata_updated_at``), then any other
+    column sorted by name. Every landing batch of a dataset then has the same schema whichever
+    source produced it; unknown columns are kept so that bronze can add them.
+    """
+    known = FIELDS_BY_DATASET.get(dataset, ())
+    fixed = list(known) + [c for c in SYSTEM_COLUMNS if c not in known]
+    present = set(table.column_names)
+    extra = sorted(c for c in present if c not in set(fixed))
+    columns = []
+    for name in fixed + extra:
+        if name in present:
+            column = table.column(name)
+            columns.append(column if column.type == pa.string() else column.cast(pa.string()))
+        else:
+            columns.append(pa.nulls(table.num_rows, type=pa.string()))
+    return pa.table(columns, names=fixed + extra)
+
+
+def records_to_landing_table(records: Sequence[Mapping[str, Any]], dataset: str) -> pa.Table:
+    """API records as a landing table with the dataset's full, canonical schema."""
+    return conform_to_landing_schema(records_to_table(records, dataset), dataset)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One validated page of records."""
+
+    number: int  # 1-based
+    offset: int
+    records: list[dict[str, Any]]
+
+
+class SocrataClient:
+    """Reads one Socrata dataset page by page, with retries and validation.
+
+    ``label`` names the dataset in messages (``nyc311``); ``required_fields`` are keys every
+    record must carry (besides ``:id`` and ``:updated_at``, which ``$select=:*, *`` always adds).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        dataset_id: str,
+        *,
+        label: str | None = None,
+        app_token: AppToken | str | None = None,
+        page_size: int = 50_000,
+        timeout_seconds: float = 60.0,
+        retry: RetryPolicy | None = None,
+        required_fields: Sequence[str] = (),
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be >= 1, got {page_size}")
+        self.base_url = base_url.rstrip("/")
+        self.dataset_id = dataset_id
+        self.label = label or dataset_id
+        self.page_size = int(page_size)
+        self.retry = retry or RetryPolicy()
+        self.required_fields = tuple(required_fields)
+        self._sleep = sleep
+        self._rng = random.Random()
+        token = app_token.reveal() if isinstance(app_token, AppToken) else app_token
+        headers = {"Accept": "application/json", "User-Agent": "nyc-lakehouse ingestion"}
+        if token:
+            headers["X-App-Token"] = token
+        self._has_token = bool(token)
+        self._http = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(timeout_seconds),
+            transport=transport,
+            follow_redirects=True,
+        )
+
+    def __repr__(self) -> str:
+        token = "***" if self._has_token else None
+        return (
+            f"SocrataClient({self.resource_url!r}, label={self.label!r}, "
+            f"page_size={self.page_size}, app_token={token!r})"
+        )
+
+    def __enter__(self) -> SocrataClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def resource_url(self) -> str:
+        return f"{self.base_url}/resource/{self.dataset_id}.json"
+
+    # queries -------------------------------------------------------------------------------
+    def page_query(self, where: str | None, offset: int) -> dict[str, str]:
+        query = {
+            "$select": SELECT_ALL_WITH_SYSTEM_FIELDS,
+            "$order": STABLE_ORDER,
+            "$limit": str(self.page_size),
+            "$offset": str(offset),
+        }
+        if where:
+            query["$where"] = where
+        return query
+
+    def describe_query(self, query: Mapping[str, str]) -> str:
+        return str(httpx.URL(self.resource_url, params=dict(query)))
+
+    def count(self, where: str | None = None) -> int:
+        """Rows matching ``where`` (``$select=count(*)``), with the same retries."""
+        query = {"$select": "count(*) AS row_count"}
+        if where:
+            query["$where"] = where
+
+        def parse(body: Any) -> int:
+            if (
+                not isinstance(body, list)
+                or len(body) != 1
+                or not isinstance(body[0], dict)
+                or "row_count" not in body[0]
+            ):
+                raise InvalidPageError(f"expected [{{'row_count': ...}}], got {str(body)[:200]}")
+            try:
+                return int(body[0]["row_count"])
+            except (TypeError, ValueError) as exc:
+                raise InvalidPageError(f"row_count is not an integer: {body[0]!r}") from exc
+
+        return self._request_with_retries(query, parse, what="row count")
+
+    def pages(self, where: str | None = None, expected_rows: int | None = None) -> Iterator[Page]:
+        """Validated pages in ``:id`` order until the source is exhausted.
+
+        With ``expected_rows`` (from :meth:`count`), a page that ends the result early (short or
+        empty while fewer rows than expected have arrived) is treated as a faulty response and
+        retried; rows added meanwhile simply extend the paging.
+        """
+        offset, number = 0, 1
+        while True:
+            query = self.page_query(where, offset)
+            fetched_before = offset
+
+            def parse(body: Any, _before: int = fetched_before) -> list[dict[str, Any]]:
+                records = self._validate_page(body)
+                short = len(records) < self.page_size
+                if short and expected_rows is not None and _before + len(records) < expected_rows:
+                    raise InvalidPageError(
+                        f"page ended the result after {_before + len(records)} of "
+                        f"{expected_rows} rows ({len(records)} records on the page)"
+                    )
+                return records
+
+            records = self._request_with_retries(
+                query, parse, what=f"page {number} (offset {offset})"
+            )
+            yield Page(number=number, offset=offset, records=records)
+            if len(records) < self.page_size:
+                return
+            offset += len(records)
+            number += 1
+
+    # internals -----------------------------------------------------------------------------
+    def _validate_page(self, body: Any) -> list[dict[str, Any]]:
+        if not isinstance(body, list):
+            raise InvalidPageError(f"expected a JSON array, got {type(body).__name__}")
+        if len(body) > self.page_size:
+            raise InvalidPageError(f"{len(body)} records on a page of at most {self.page_size}")
+        required = (":id", ":updated_at", *self.required_fields)
+        for index, record in enumerate(body):
+            if not isinstance(record, dict):
+                raise InvalidPageError(
+                    f"record {index} is a {type(record).__name__}, not an object"
+                )
+            missing = [key for key in required if key not in record]
+            if missing:
+                raise InvalidPageError(f"record {index} lacks expected keys {missing}")
+        return body
+
+    def _request_with_retries(
+        self, query: Mapping[str, str], parse: Callable[[Any], Any], what: str
+    ) -> Any:
+        last_problem = "no attempt made"
+        for attempt in range(1, self.retry.max_attempts + 1):
+            retry_after: float | None = None
+            try:
+                response = self._http.get(self.resource_url, params=dict(query))
+                if response.status_code in RETRYABLE_STATUS:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    raise _Retryable(f"HTTP {response.status_code}{_short(response)}")
+                if response.status_code >= 400:
+                    raise SocrataError(
+                        f"{self.label} ({self.dataset_id}): {what} was refused with HTTP "
+                        f"{response.status_code}{_short(response)} (not retried). "
+                        f"Query: GET {self.describe_query(query)}"
+                    )
+                try:
+                    body = json.loads(response.content)
+                except ValueError as exc:
+                    raise InvalidPageError(
+                        f"malformed or truncated JSON ({len(response.content)} bytes): {exc}"
+                    ) from exc
+                return parse(body)
+            except SocrataError:
+                raise
+            except (_Retryable, InvalidPageError, httpx.TransportError) as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+            if attempt < self.retry.max_attempts:
+                wait = self.retry.delay(attempt, retry_after, self._rng)
+                logger.warning(
+                    "%s (%s): %s failed (attempt %d of %d: %s); retrying in %.2fs",
+                    self.label,
+                    self.dataset_id,
+                    what,
+                    attempt,
+                    self.retry.max_attempts,
+                    last_problem,
+                    wait,
+                )
+                self._sleep(wait)
+        raise SocrataError(
+            f"{self.label} ({self.dataset_id}): {what} failed after {self.retry.max_attempts} "
+            f"attempts; last error: {last_problem}. Query: GET {self.describe_query(query)}"
+        )
+
+
+class _Retryable(Exception):
+    """A response worth retrying (throttled or a server error)."""
+
+
+def _short(response: httpx.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return f": {text[:200]}" if text else ""
