@@ -1,7 +1,115 @@
 """Wiring of the ``silver`` pipeline (nodes live in nodes.py)."""
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Pipeline, node
+
+from nyc_lakehouse.pipelines.silver import nodes
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    return Pipeline([])
+    """311: base -> quality -> enrichment -> final; 911: base -> quality -> final; DQ + batch log."""
+    run_context = Pipeline(
+        [
+            node(
+                nodes.start_silver_run,
+                inputs="params:silver.as_of",
+                outputs="silver_run",
+                name="start_silver_run",
+            ),
+        ]
+    )
+    nyc311 = Pipeline(
+        [
+            node(
+                nodes.select_new_311_batches,
+                inputs=[
+                    "bronze.nyc311_service_requests",
+                    "silver_processed_batches",
+                    "params:silver.full_refresh",
+                ],
+                outputs=["nyc311_bronze_increment", "nyc311_batch_ids"],
+                name="select_new_311_batches",
+            ),
+            node(
+                nodes.clean_311_base,
+                inputs=["nyc311_bronze_increment", "params:silver.nyc311"],
+                outputs="nyc311_silver_base",
+                name="clean_311_base",
+            ),
+            node(
+                nodes.check_311_quality,
+                inputs=["nyc311_silver_base", "params:silver.nyc311", "silver_run"],
+                outputs=["nyc311_silver_checked", "silver.nyc311_quarantine", "nyc311_dq_records"],
+                name="check_311_quality",
+            ),
+            node(
+                nodes.enrich_311,
+                inputs=["nyc311_silver_checked", "params:silver.nyc311", "silver_run"],
+                outputs="nyc311_silver_enriched",
+                name="enrich_311",
+            ),
+            node(
+                nodes.finalize_311,
+                inputs=["nyc311_silver_enriched", "silver_run"],
+                outputs="silver.nyc311_service_requests",
+                name="finalize_311",
+            ),
+        ]
+    )
+    nyc911 = Pipeline(
+        [
+            node(
+                nodes.select_new_911_batches,
+                inputs=[
+                    "bronze.nyc911_e2e_weekly",
+                    "silver_processed_batches",
+                    "params:silver.full_refresh",
+                ],
+                outputs=["nyc911_bronze_increment", "nyc911_batch_ids"],
+                name="select_new_911_batches",
+            ),
+            node(
+                nodes.clean_911_base,
+                inputs=["nyc911_bronze_increment", "params:silver.nyc911"],
+                outputs="nyc911_silver_base",
+                name="clean_911_base",
+            ),
+            node(
+                nodes.check_911_quality,
+                inputs=["nyc911_silver_base", "params:silver.nyc911", "silver_run"],
+                outputs=["nyc911_silver_checked", "silver.nyc911_quarantine", "nyc911_dq_records"],
+                name="check_911_quality",
+            ),
+            node(
+                nodes.finalize_911,
+                inputs=["nyc911_silver_checked", "silver_run"],
+                outputs="silver.nyc911_e2e_weekly",
+                name="finalize_911",
+            ),
+        ]
+    )
+    monitoring = Pipeline(
+        [
+            node(
+                nodes.publish_dq_results,
+                inputs=["nyc311_dq_records", "nyc911_dq_records"],
+                outputs="monitoring.dq_results",
+                name="publish_silver_dq_results",
+            ),
+            node(
+                nodes.record_processed_batches,
+                inputs=[
+                    "nyc311_batch_ids",
+                    "nyc911_batch_ids",
+                    "silver_run",
+                    "params:silver.full_refresh",
+                    "silver.nyc311_service_requests",
+                    "silver.nyc311_quarantine",
+                    "silver.nyc911_e2e_weekly",
+                    "silver.nyc911_quarantine",
+                ],
+                outputs="monitoring.silver_batch_log",
+                name="record_silver_batches",
+            ),
+        ]
+    )
+    return Pipeline([run_context, nyc311, nyc911, monitoring], tags="silver")

@@ -1,0 +1,59 @@
+"""Two small variants of the project's Delta dataset that the silver pipeline needs.
+
+* :class:`RefreshableDeltaTableDataset`: upserts normally; when its ``full_refresh`` argument is
+  true (``${runtime_params:full_refresh, false}`` in the catalog) it overwrites the table in one
+  Delta commit instead, so a replay rebuilds silver from all of bronze, dropping whatever a bad
+  run left behind. Overwrite is atomic: readers see the old table until the new one commits.
+* :class:`OptionalDeltaTableDataset`: loads ``None`` while the table does not exist yet (the
+  processed-batch log before the first silver run), instead of failing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nyc_lakehouse.datasets import DeltaTableDataset
+
+_UPSERT_ONLY_ARGS = ("keys", "sequence_column")
+
+
+class RefreshableDeltaTableDataset(DeltaTableDataset):
+    """A Delta table written with ``save_args`` (upsert), or overwritten on a full refresh."""
+
+    def __init__(
+        self,
+        *,
+        full_refresh: bool | str = False,
+        save_args: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._full_refresh = _as_bool(full_refresh)
+        save_args = dict(save_args or {})
+        if self._full_refresh:
+            save_args = {k: v for k, v in save_args.items() if k not in _UPSERT_ONLY_ARGS}
+            save_args["mode"] = "overwrite"
+        super().__init__(save_args=save_args, **kwargs)
+
+    @property
+    def full_refresh(self) -> bool:
+        return self._full_refresh
+
+
+class OptionalDeltaTableDataset(DeltaTableDataset):
+    """A Delta table whose ``load()`` returns ``None`` while the table does not exist."""
+
+    def load(self) -> Any:
+        if not self._exists():
+            return None
+        return super().load()
+
+
+def _as_bool(value: bool | str | None) -> bool:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes", "y"):
+            return True
+        if lowered in ("false", "0", "no", "n", ""):
+            return False
+        raise ValueError(f"full_refresh={value!r}: expected true or false")
+    return bool(value)

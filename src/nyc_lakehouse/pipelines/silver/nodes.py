@@ -1,0 +1,741 @@
+"""Nodes of the ``silver`` pipeline: bronze strings -> typed, checked, enriched, merged tables.
+
+311 runs in four visible stages (base -> quality -> enrichment -> final); 911 in three (base ->
+quality -> final). Every node is a small function of DataFrames and parameters; reading and
+writing is the catalog's job (``conf/base/catalog_silver.yml``), including the MERGE
+(``DeltaTableDataset`` upsert keyed on ``unique_key``, latest ``source_updated_at`` wins, touching
+only the batch's ``created_month`` partitions).
+
+Incremental processing: only bronze batches (``_batch_id``) not yet listed in
+``monitoring.silver_batch_log`` are read. ``full_refresh`` (``kedro run --pipeline silver
+--params full_refresh=true``) reprocesses every bronze batch and overwrites the silver tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from nyc_lakehouse.pipelines.silver import parsers
+from nyc_lakehouse.quality import (
+    FAILED_RULES_COLUMN,
+    QualityReport,
+    apply_rules,
+    enforce_rules,
+    format_summary,
+    is_quarantined,
+    results_to_records,
+    rules_from_config,
+    summarize_rules,
+)
+from nyc_lakehouse.sources.schemas import NYC311_FIELDS, NYC911_FIELDS
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+logger = logging.getLogger(__name__)
+
+NYC311_TABLE = "silver.nyc311_service_requests"
+NYC911_TABLE = "silver.nyc911_e2e_weekly"
+
+BRONZE_META_COLUMNS = ("_socrata_id", "_ingested_at", "_source_file", "_batch_id", "_ingest_date")
+
+NYC311_TIMESTAMP_FIELDS = (
+    "created_date",
+    "closed_date",
+    "due_date",
+    "resolution_action_updated_date",
+)
+NYC311_DOUBLE_FIELDS = (
+    "latitude",
+    "longitude",
+    "x_coordinate_state_plane",
+    "y_coordinate_state_plane",
+)
+NYC311_UPPER_FIELDS = (
+    "agency", "borough", "city", "address_type", "community_board", "open_data_channel_type",
+    "park_borough", "taxi_company_borough",
+)  # fmt: skip
+# Redundant with latitude/longitude (and a JSON object or multi-line text depending on the path).
+NYC311_DROPPED_FIELDS = ("location",)
+
+NYC911_DURATION_FIELDS = NYC911_FIELDS[4:]
+
+DQ_RESULTS_SCHEMA = (
+    "run_id string, table_name string, rule_name string, action string, failed_count bigint, "
+    "total_count bigint, failed_share double, evaluated_at timestamp"
+)
+BATCH_LOG_SCHEMA = (
+    "dataset string, batch_id string, run_id string, full_refresh boolean, processed_at timestamp"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Run context and batch selection
+# --------------------------------------------------------------------------------------------
+
+
+def start_silver_run(as_of: str | None = None) -> dict[str, Any]:
+    """Identify this run: a ``run_id`` for the quarantine and DQ tables, and the ``as_of`` time.
+
+    ``as_of`` (ISO text, UTC if no zone) is "now" for the future-date rules and the closed-date
+    inference; leave it null to use the run's start time. Pinning it makes reruns comparable.
+    """
+    started_at = datetime.now(UTC).replace(microsecond=0)
+    reference = started_at
+    if as_of:
+        parsed = datetime.fromisoformat(str(as_of).replace("Z", "+00:00"))
+        reference = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    run_id = f"silver-{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    logger.info("Silver run %s (as_of %s)", run_id, reference.isoformat())
+    return {"run_id": run_id, "started_at": started_at, "as_of": reference.astimezone(UTC)}
+
+
+def _select_batches(
+    bronze: DataFrame, processed: DataFrame | None, dataset: str, full_refresh: bool
+) -> tuple[DataFrame, list[str]]:
+    from pyspark.sql import functions as F
+
+    available = sorted(
+        row["_batch_id"]
+        for row in bronze.select("_batch_id").distinct().collect()
+        if row["_batch_id"] is not None
+    )
+    done: set[str] = set()
+    if processed is not None and not full_refresh:
+        done = {
+            row["batch_id"]
+            for row in processed.filter(F.col("dataset") == F.lit(dataset))
+            .select("batch_id")
+            .distinct()
+            .collect()
+        }
+    selected = [batch for batch in available if batch not in done]
+    logger.info(
+        "Silver %s: %d bronze batch(es) to process of %d (%s)",
+        dataset,
+        len(selected),
+        len(available),
+        "full refresh" if full_refresh else f"{len(done)} already processed",
+    )
+    if not selected:
+        return bronze.filter(F.lit(False)), []
+    return bronze.filter(F.col("_batch_id").isin(selected)), selected
+
+
+def select_new_311_batches(
+    bronze: DataFrame, processed: DataFrame | None, full_refresh: bool
+) -> tuple[DataFrame, list[str]]:
+    """The 311 bronze rows of batches that silver has not processed yet (all on full refresh)."""
+    return _select_batches(bronze, processed, "nyc311", bool(full_refresh))
+
+
+def select_new_911_batches(
+    bronze: DataFrame, processed: DataFrame | None, full_refresh: bool
+) -> tuple[DataFrame, list[str]]:
+    """The 911 bronze rows of batches that silver has not processed yet (all on full refresh)."""
+    return _select_batches(bronze, processed, "nyc911", bool(full_refresh))
+
+
+# --------------------------------------------------------------------------------------------
+# 311 stage 1: base (types, names, cleaned strings)
+# --------------------------------------------------------------------------------------------
+
+
+def _source_column(df: DataFrame, name: str) -> Column:
+    from pyspark.sql import functions as F
+
+    if name in df.columns:
+        return F.col(name).cast("string")
+    return F.lit(None).cast("string")
+
+
+def clean_311_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+    """Stage 1: typed 311 rows with snake_case names and cleaned strings.
+
+    Strings are trimmed; empty strings and ``null_placeholders`` become null; codes are upper
+    case; the floating timestamps are parsed as New York local time, ``_socrata_updated_at`` as
+    UTC; numbers and ZIPs are parsed with regex guards. A value that does not parse becomes null
+    and its field name is listed in ``parse_errors``. ``source_unique_key`` keeps the key's text
+    so a row whose key does not parse can still be traced from the quarantine.
+    """
+    from pyspark.sql import functions as F
+
+    placeholders = params.get("null_placeholders", [])
+    missing = [f for f in NYC311_FIELDS if f not in bronze.columns]
+    if missing:
+        logger.warning("Bronze 311 lacks columns %s: they are null in silver", missing)
+
+    cleaned = {
+        name: parsers.clean_string(_source_column(bronze, name), placeholders)
+        for name in NYC311_FIELDS
+    }
+    typed: dict[str, Column] = {}
+    errors: dict[str, tuple[Column, Column]] = {}
+    for name in NYC311_FIELDS:
+        raw = cleaned[name]
+        if name in NYC311_DROPPED_FIELDS:
+            continue
+        if name == "unique_key":
+            typed[name] = parsers.parse_bigint(raw)
+        elif name in NYC311_TIMESTAMP_FIELDS:
+            typed[name] = parsers.parse_timestamp(raw)
+        elif name in NYC311_DOUBLE_FIELDS:
+            typed[name] = parsers.parse_double(raw)
+        elif name == "incident_zip":
+            typed[name] = parsers.parse_zip(raw)
+        elif name in NYC311_UPPER_FIELDS:
+            typed[name] = F.upper(raw)
+        else:
+            typed[name] = raw
+        if name in ("unique_key", "incident_zip", *NYC311_TIMESTAMP_FIELDS, *NYC311_DOUBLE_FIELDS):
+            errors[name] = (raw, typed[name])
+
+    updated_raw = parsers.clean_string(_source_column(bronze, "_socrata_updated_at"))
+    socrata_updated_at = parsers.parse_timestamp(updated_raw)
+    errors["_socrata_updated_at"] = (updated_raw, socrata_updated_at)
+    # Bulk exports carry no :updated_at; the reference pipelines' version stamp (the latest of
+    # the request's own dates) is the fallback, so the merge still has an order.
+    source_updated_at = F.coalesce(
+        socrata_updated_at,
+        F.greatest(
+            typed["created_date"], typed["closed_date"], typed["resolution_action_updated_date"]
+        ),
+    )
+
+    columns: list[Column] = [
+        typed["unique_key"].alias("unique_key"),
+        cleaned["unique_key"].alias("source_unique_key"),
+    ]
+    for name in NYC311_FIELDS:
+        if name in NYC311_DROPPED_FIELDS or name == "unique_key":
+            continue
+        alias = "complaint_type_raw" if name == "complaint_type" else name
+        columns.append(typed[name].alias(alias))
+    columns += [
+        source_updated_at.alias("source_updated_at"),
+        parsers.parse_errors(errors).alias("parse_errors"),
+        _source_column(bronze, "_socrata_id").alias("_socrata_id"),
+        F.col("_ingested_at").cast("timestamp").alias("_ingested_at"),
+        F.col("_source_file").cast("string").alias("_source_file"),
+        F.col("_batch_id").cast("string").alias("_batch_id"),
+    ]
+    return bronze.select(*columns)
+
+
+# --------------------------------------------------------------------------------------------
+# Stage 2: quality (flags, rules, quarantine, DQ results)
+# --------------------------------------------------------------------------------------------
+
+RUN_AS_OF_COLUMN = "_run_as_of"
+
+
+def _as_of_literal(run: Mapping[str, Any]) -> Column:
+    from pyspark.sql import functions as F
+
+    as_of: datetime = run["as_of"]
+    return F.try_to_timestamp(F.lit(as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
+
+
+def add_311_flags(base: DataFrame, params: Mapping[str, Any], as_of: Column) -> DataFrame:
+    """The five quality flags of the 311 contract, from parameters (defaults: seed parity).
+
+    * ``has_valid_location``: latitude/longitude inside ``location_bounds`` (NYC), not 0/NaN;
+    * ``has_valid_zip``: a 5-digit ZIP matching ``nyc_zip_pattern`` (NYC's 100-104, 110-116);
+    * ``has_resolution``: a resolution description is present;
+    * ``has_invalid_closed_date``: closed before created, or before ``min_closed_year``;
+    * ``has_future_closed_date``: closed more than ``future_closed_tolerance_days`` after as_of.
+    """
+    from pyspark.sql import functions as F
+
+    bounds = params["location_bounds"]
+    lat, lon = F.col("latitude"), F.col("longitude")
+    valid_location = (
+        lat.isNotNull()
+        & lon.isNotNull()
+        & ~F.isnan(lat)
+        & ~F.isnan(lon)
+        & (lat != 0)
+        & (lon != 0)
+        & lat.between(float(bounds["lat_min"]), float(bounds["lat_max"]))
+        & lon.between(float(bounds["lon_min"]), float(bounds["lon_max"]))
+    )
+    closed, created = F.col("closed_date"), F.col("created_date")
+    invalid_closed = closed.isNotNull() & (
+        (created.isNotNull() & (closed < created))
+        | (F.year(closed) < F.lit(int(params["min_closed_year"])))
+    )
+    tolerance_days = int(params["future_closed_tolerance_days"])
+    future_closed = closed.isNotNull() & (
+        closed > as_of + F.expr(f"INTERVAL {tolerance_days} DAYS")
+    )
+    return base.select(
+        "*",
+        F.coalesce(valid_location, F.lit(False)).alias("has_valid_location"),
+        F.coalesce(F.col("incident_zip").rlike(params["nyc_zip_pattern"]), F.lit(False)).alias(
+            "has_valid_zip"
+        ),
+        F.col("resolution_description").isNotNull().alias("has_resolution"),
+        F.coalesce(invalid_closed, F.lit(False)).alias("has_invalid_closed_date"),
+        F.coalesce(future_closed, F.lit(False)).alias("has_future_closed_date"),
+    )
+
+
+def _check_quality(
+    df: DataFrame,
+    params: Mapping[str, Any],
+    run: Mapping[str, Any],
+    table_name: str,
+    flag_columns: Sequence[str],
+) -> tuple[DataFrame, DataFrame, list[dict[str, Any]]]:
+    """Apply the rule registry once: passed rows, quarantined rows, DQ result records."""
+    from pyspark.sql import functions as F
+
+    rules = rules_from_config(params.get("rules", []))
+    checked = apply_rules(df, rules, FAILED_RULES_COLUMN)
+    report: QualityReport = summarize_rules(checked, rules, table_name, FAILED_RULES_COLUMN)
+    logger.info("%s", format_summary(report))
+    enforce_rules(
+        report,
+        rules,
+        max_quarantine_share=params.get("max_quarantine_share"),
+        min_rows_for_share_check=int(params.get("min_rows_for_share_check", 0)),
+    )
+    quarantined = is_quarantined(rules, FAILED_RULES_COLUMN)
+    internal = [RUN_AS_OF_COLUMN, *flag_columns]
+    passed = (
+        checked.filter(~quarantined)
+        .withColumnRenamed(FAILED_RULES_COLUMN, "dq_warnings")
+        .drop(RUN_AS_OF_COLUMN)
+    )
+    quarantine = (
+        checked.filter(quarantined)
+        .drop(*[c for c in internal if c in checked.columns])
+        .withColumn("run_id", F.lit(run["run_id"]))
+        .withColumn("quarantined_at", F.lit(run["started_at"]).cast("timestamp"))
+    )
+    records = results_to_records(report, str(run["run_id"]), run["started_at"])
+    return passed, quarantine, records
+
+
+NYC311_FLAGS = (
+    "has_valid_location",
+    "has_valid_zip",
+    "has_resolution",
+    "has_invalid_closed_date",
+    "has_future_closed_date",
+)
+
+
+def check_311_quality(
+    base: DataFrame, params: Mapping[str, Any], run: Mapping[str, Any]
+) -> tuple[DataFrame, DataFrame, list[dict[str, Any]]]:
+    """Stage 2: add the quality flags and apply the 311 rule registry.
+
+    Returns the rows that pass every ``quarantine`` rule (with their ``dq_warnings``), the
+    quarantined rows (base columns + ``failed_rules``, ``run_id``, ``quarantined_at``) and one
+    DQ result record per rule. Raises :class:`~nyc_lakehouse.quality.DataQualityError` when a
+    ``fail`` rule fails or the quarantined share exceeds ``max_quarantine_share``.
+    """
+    as_of = _as_of_literal(run)
+    flagged = add_311_flags(base, params, as_of).withColumn(RUN_AS_OF_COLUMN, as_of)
+    return _check_quality(flagged, params, run, NYC311_TABLE, NYC311_FLAGS)
+
+
+# --------------------------------------------------------------------------------------------
+# 311 stage 3: enrichment
+# --------------------------------------------------------------------------------------------
+
+
+def _map_lookup(mapping: Mapping[str, str], key: Column) -> Column:
+    from pyspark.sql import functions as F
+
+    if not mapping:
+        return F.lit(None).cast("string")
+    pairs: list[Column] = []
+    for k, v in mapping.items():
+        pairs += [F.lit(str(k)), F.lit(str(v))]
+    return F.try_element_at(F.create_map(*pairs), key)
+
+
+def standardize_status(status: Column, params: Mapping[str, Any]) -> Column:
+    """Upper-case status from ``status.allowed``; ``status.aliases`` fix spellings; else UNSPECIFIED."""
+    from pyspark.sql import functions as F
+
+    key = F.upper(F.regexp_replace(F.trim(status), "\\s+", " "))
+    allowed = [str(s) for s in params["allowed"]]
+    return F.coalesce(
+        _map_lookup({str(k).upper(): v for k, v in params.get("aliases", {}).items()}, key),
+        F.when(key.isin(allowed), key),
+        F.when(key.startswith("CLOSED"), F.lit("CLOSED")),
+        F.lit(params.get("default", "UNSPECIFIED")),
+    )
+
+
+def recover_borough(df: DataFrame, params: Mapping[str, Any]) -> tuple[Column, Column]:
+    """Borough and where it came from: the source, else the ZIP, else the city name."""
+    from pyspark.sql import functions as F
+
+    valid = [str(b) for b in params["valid"]]
+    source = F.when(F.col("borough").isin(valid), F.col("borough"))
+    zip_number = F.col("incident_zip").try_cast("int")
+    from_zip: Column | None = None
+    for borough, ranges in params.get("zip_ranges", {}).items():
+        in_borough = F.lit(False)
+        for low, high in ranges:
+            in_borough = in_borough | zip_number.between(int(low), int(high))
+        for low, high in params.get("zip_exclusions", {}).get(borough, []):
+            in_borough = in_borough & ~zip_number.between(int(low), int(high))
+        branch_condition = F.coalesce(in_borough, F.lit(False))
+        from_zip = (
+            F.when(branch_condition, F.lit(borough))
+            if from_zip is None
+            else from_zip.when(branch_condition, F.lit(borough))
+        )
+    queens = [str(z) for z in params.get("queens_zips", [])]
+    if queens:
+        condition = F.coalesce(F.col("incident_zip").isin(queens), F.lit(False))
+        from_zip = (
+            F.when(condition, F.lit("QUEENS"))
+            if from_zip is None
+            else from_zip.when(condition, F.lit("QUEENS"))
+        )
+    zip_borough = from_zip if from_zip is not None else F.lit(None).cast("string")
+    city_key = F.upper(F.regexp_replace(F.trim(F.col("city")), "\\s+", " "))
+    city_borough = _map_lookup(
+        {str(k).upper(): str(v) for k, v in params.get("city_names", {}).items()}, city_key
+    )
+    borough = F.coalesce(source, zip_borough, city_borough, F.lit("UNSPECIFIED"))
+    origin = (
+        F.when(source.isNotNull(), F.lit("source"))
+        .when(zip_borough.isNotNull(), F.lit("zip"))
+        .when(city_borough.isNotNull(), F.lit("city"))
+        .otherwise(F.lit("unspecified"))
+    )
+    return borough, origin
+
+
+def normalize_address(address: Column, abbreviations: Mapping[str, str]) -> Column:
+    """Upper case, no ``.``/``,``, single spaces; a street-type abbreviation at the end expanded.
+
+    Only the last word is expanded: ``ST NICHOLAS AVE`` -> ``ST NICHOLAS AVENUE`` (a leading
+    ``ST`` is Saint).
+    """
+    from pyspark.sql import functions as F
+
+    value = F.upper(F.trim(F.regexp_replace(F.regexp_replace(address, "[.,]", " "), "\\s+", " ")))
+    value = F.when(value == F.lit(""), F.lit(None).cast("string")).otherwise(value)
+    for short, full in abbreviations.items():
+        value = F.regexp_replace(value, f" {str(short).upper()}$", f" {str(full).upper()}")
+    return value
+
+
+def canonical_complaint_type(raw: Column, aliases: Mapping[str, str]) -> Column:
+    """``complaint_types.aliases`` (by upper-case text) first, else title case.
+
+    Title case treats ``/``, ``-`` and ``(`` as word breaks: ``HEAT/HOT WATER`` ->
+    ``Heat/Hot Water``, ``Noise - Street/Sidewalk`` stays as is.
+    """
+    from pyspark.sql import functions as F
+
+    spaced = F.regexp_replace(F.lower(F.regexp_replace(F.trim(raw), "\\s+", " ")), "([/(-])", "$1 ")
+    title = F.regexp_replace(F.initcap(spaced), "([/(-]) ", "$1")
+    key = F.upper(F.regexp_replace(F.trim(raw), "\\s+", " "))
+    alias = _map_lookup({str(k).upper(): v for k, v in aliases.items()}, key)
+    return F.when(raw.isNull(), F.lit(None).cast("string")).otherwise(F.coalesce(alias, title))
+
+
+def complaint_category(canonical: Column, params: Mapping[str, Any]) -> Column:
+    """The first ``complaint_types.categories`` pattern (regex on lower case) that matches."""
+    from pyspark.sql import functions as F
+
+    key = F.lower(canonical)
+    result: Column | None = None
+    for entry in params.get("categories", []):
+        condition = F.coalesce(key.rlike(str(entry["pattern"])), F.lit(False))
+        result = (
+            F.when(condition, F.lit(entry["category"]))
+            if result is None
+            else result.when(condition, F.lit(entry["category"]))
+        )
+    default = F.lit(params.get("default_category", "Other"))
+    if result is None:
+        return F.when(canonical.isNull(), F.lit(None).cast("string")).otherwise(default)
+    return F.when(canonical.isNull(), F.lit(None).cast("string")).otherwise(
+        result.otherwise(default)
+    )
+
+
+def enrich_311(checked: DataFrame, params: Mapping[str, Any], run: Mapping[str, Any]) -> DataFrame:
+    """Stage 3: status, inferred closed dates, response time, date parts, borough, address, types.
+
+    A request whose status is CLOSED without a closed date gets its resolution date as closed
+    date when ``created <= resolution <= as_of`` (``is_closed_date_inferred``). Response time
+    (hours) is set for closed dates that are not flagged invalid or future.
+    """
+    from pyspark.sql import functions as F
+
+    as_of = _as_of_literal(run)
+    status = standardize_status(F.col("status"), params["status"])
+    created = F.col("created_date")
+    resolution = F.col("resolution_action_updated_date")
+    inferred = (
+        F.col("closed_date").isNull()
+        & (status == F.lit("CLOSED"))
+        & resolution.isNotNull()
+        & (resolution >= created)
+        & (resolution <= as_of)
+    )
+    inferred = F.coalesce(inferred, F.lit(False))
+    closed = F.when(inferred, resolution).otherwise(F.col("closed_date"))
+    response_hours = F.when(
+        closed.isNotNull() & ~F.col("has_invalid_closed_date") & ~F.col("has_future_closed_date"),
+        ((F.unix_timestamp(closed) - F.unix_timestamp(created)) / F.lit(3600.0)).cast("double"),
+    )
+    borough, borough_origin = recover_borough(checked, params["borough"])
+    abbreviations = params.get("address_abbreviations", {})
+    canonical = canonical_complaint_type(
+        F.col("complaint_type_raw"), params["complaint_types"].get("aliases", {})
+    )
+    day_of_week = ((F.dayofweek(created) + F.lit(5)) % F.lit(7) + F.lit(1)).cast("int")
+    return (
+        checked.withColumn("status", status)
+        .withColumn("is_closed_date_inferred", inferred)
+        .withColumn("closed_date", closed)
+        .withColumn("is_closed", status == F.lit("CLOSED"))
+        .withColumn("response_time_hours", response_hours)
+        .withColumn("borough_recovered_from", borough_origin)
+        .withColumn("borough", borough)
+        .withColumn("incident_address", normalize_address(F.col("incident_address"), abbreviations))
+        .withColumn("street_name", normalize_address(F.col("street_name"), abbreviations))
+        .withColumn("complaint_type", canonical)
+        .withColumn("complaint_category", complaint_category(canonical, params["complaint_types"]))
+        .withColumn("created_date_only", F.to_date(created))
+        .withColumn("created_year", F.year(created).cast("int"))
+        .withColumn("created_month_num", F.month(created).cast("int"))
+        .withColumn("created_day_of_week", day_of_week)
+        .withColumn("created_hour", F.hour(created).cast("int"))
+        .withColumn("created_month", F.date_format(created, "yyyy-MM"))
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 311 stage 4: final (one row per request, latest version)
+# --------------------------------------------------------------------------------------------
+
+NYC311_SILVER_COLUMNS = (
+    "unique_key", "created_date", "closed_date", "due_date", "resolution_action_updated_date",
+    "agency", "agency_name", "complaint_type", "complaint_type_raw", "complaint_category",
+    "descriptor", "location_type", "incident_zip", "incident_address", "street_name",
+    "cross_street_1", "cross_street_2", "intersection_street_1", "intersection_street_2",
+    "address_type", "city", "landmark", "facility_type", "borough", "borough_recovered_from",
+    "community_board", "status", "resolution_description", "open_data_channel_type",
+    "park_facility_name", "park_borough", "vehicle_type", "taxi_company_borough",
+    "taxi_pick_up_location", "bridge_highway_name", "bridge_highway_direction", "road_ramp",
+    "bridge_highway_segment", "latitude", "longitude", "x_coordinate_state_plane",
+    "y_coordinate_state_plane", "bbl", "created_date_only", "created_year", "created_month_num",
+    "created_day_of_week", "created_hour", "created_month", "response_time_hours", "is_closed",
+    "is_closed_date_inferred", "has_valid_location", "has_valid_zip", "has_resolution",
+    "has_invalid_closed_date", "has_future_closed_date", "dq_warnings", "parse_errors",
+    "source_updated_at", "_socrata_id", "_ingested_at", "_batch_id", "_source_file",
+    "_silver_updated_at",
+)  # fmt: skip
+
+
+def latest_per_key(df: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """One row per key: the latest ``source_updated_at``, then the latest ingestion."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = Window.partitionBy(*keys).orderBy(
+        F.col("source_updated_at").desc_nulls_last(),
+        F.col("_ingested_at").desc_nulls_last(),
+        F.col("_source_file").desc_nulls_last(),
+    )
+    return (
+        df.withColumn("_version_rank", F.row_number().over(order))
+        .filter(F.col("_version_rank") == 1)
+        .drop("_version_rank")
+    )
+
+
+def finalize_311(enriched: DataFrame, run: Mapping[str, Any]) -> DataFrame:
+    """Stage 4: the latest version of each request, in contract column order.
+
+    The catalog upserts it into ``silver.nyc311_service_requests`` (keys ``unique_key``,
+    sequence ``source_updated_at``, partitions ``created_month``): a newer version updates the
+    row, an older one arriving late never overwrites it.
+    """
+    from pyspark.sql import functions as F
+
+    latest = latest_per_key(enriched, ["unique_key"]).withColumn(
+        "_silver_updated_at", F.lit(run["started_at"]).cast("timestamp")
+    )
+    return latest.select(*NYC311_SILVER_COLUMNS)
+
+
+# --------------------------------------------------------------------------------------------
+# 911 End-to-End weekly
+# --------------------------------------------------------------------------------------------
+
+
+def duration_seconds(raw: Column, field: str, minute_prefixes: Sequence[str]) -> Column:
+    """A duration in seconds: ``Average ...`` columns are minutes (x 60), the others seconds."""
+    from pyspark.sql import functions as F
+
+    value = parsers.parse_double_with_separators(raw)
+    if any(field.startswith(prefix) for prefix in minute_prefixes):
+        return (value * F.lit(60.0)).cast("double")
+    return value
+
+
+def normalize_agency(raw: Column, aliases: Mapping[str, str]) -> Column:
+    """``NYPD``, ``NYPD (Non-CIP)``, ``FDNY``, ``EMS`` from any spacing/casing/punctuation.
+
+    The lookup key is the upper-case letters and digits only (``nypd non cip`` -> ``NYPDNONCIP``);
+    unknown agencies keep their upper-case text, for the ``known_agency`` rule to catch.
+    """
+    from pyspark.sql import functions as F
+
+    key = F.regexp_replace(F.upper(raw), "[^A-Z0-9]", "")
+    normalized = {str(k).upper(): str(v) for k, v in aliases.items()}
+    return F.coalesce(_map_lookup(normalized, key), F.upper(raw))
+
+
+def clean_911_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+    """911 base: week as a date, agency normalized, counts and durations parsed (in seconds)."""
+    from pyspark.sql import functions as F
+
+    placeholders = params.get("null_placeholders", [])
+    minute_prefixes = list(params.get("minute_column_prefixes", ["average_"]))
+    cleaned = {
+        name: parsers.clean_string(_source_column(bronze, name), placeholders)
+        for name in NYC911_FIELDS
+    }
+    week = parsers.parse_date(cleaned["week_start_date"])
+    count = parsers.parse_bigint(cleaned["of_incidents_calculated"])
+    errors: dict[str, tuple[Column, Column]] = {
+        "week_start_date": (cleaned["week_start_date"], week),
+        "of_incidents_calculated": (cleaned["of_incidents_calculated"], count),
+    }
+    durations: list[Column] = []
+    for field in NYC911_DURATION_FIELDS:
+        seconds = duration_seconds(cleaned[field], field, minute_prefixes)
+        errors[field] = (cleaned[field], seconds)
+        durations.append(seconds.alias(f"{field}_seconds"))
+    updated_raw = parsers.clean_string(_source_column(bronze, "_socrata_updated_at"))
+    socrata_updated_at = parsers.parse_timestamp(updated_raw)
+    errors["_socrata_updated_at"] = (updated_raw, socrata_updated_at)
+    incident_type = F.regexp_replace(cleaned["final_incident_type"], "\\s+", " ")
+    return bronze.select(
+        week.alias("week_start_date"),
+        normalize_agency(cleaned["agency"], params.get("agency_aliases", {})).alias("agency"),
+        incident_type.alias("incident_type"),
+        count.alias("incident_count"),
+        *durations,
+        F.coalesce(socrata_updated_at, F.col("_ingested_at").cast("timestamp")).alias(
+            "source_updated_at"
+        ),
+        parsers.parse_errors(errors).alias("parse_errors"),
+        _source_column(bronze, "_socrata_id").alias("_socrata_id"),
+        F.col("_ingested_at").cast("timestamp").alias("_ingested_at"),
+        F.col("_source_file").cast("string").alias("_source_file"),
+        F.col("_batch_id").cast("string").alias("_batch_id"),
+    )
+
+
+def check_911_quality(
+    base: DataFrame, params: Mapping[str, Any], run: Mapping[str, Any]
+) -> tuple[DataFrame, DataFrame, list[dict[str, Any]]]:
+    """Apply the 911 rule registry (e.g. rows with no incident type are quarantined)."""
+    flagged = base.withColumn(RUN_AS_OF_COLUMN, _as_of_literal(run))
+    return _check_quality(flagged, params, run, NYC911_TABLE, ())
+
+
+def finalize_911(passed: DataFrame, run: Mapping[str, Any]) -> DataFrame:
+    """One row per week x agency x incident type: the newest revision (the city revises weeks)."""
+    from pyspark.sql import functions as F
+
+    latest = latest_per_key(passed, ["week_start_date", "agency", "incident_type"])
+    columns = [
+        "week_start_date",
+        "agency",
+        "incident_type",
+        "incident_count",
+        *[f"{field}_seconds" for field in NYC911_DURATION_FIELDS],
+        "dq_warnings",
+        "parse_errors",
+        "source_updated_at",
+        "_socrata_id",
+        "_ingested_at",
+        "_batch_id",
+        "_source_file",
+    ]
+    return latest.select(*columns).withColumn(
+        "_silver_updated_at", F.lit(run["started_at"]).cast("timestamp")
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Monitoring: DQ results and the processed-batch log
+# --------------------------------------------------------------------------------------------
+
+
+def publish_dq_results(*record_lists: list[dict[str, Any]]) -> DataFrame:
+    """``monitoring.dq_results`` rows of this run (one per table x rule), and a log summary."""
+    from nyc_lakehouse.spark import get_spark
+
+    records = [record for records in record_lists for record in records]
+    failing = [r for r in records if r["failed_count"]]
+    logger.info(
+        "Data-quality results: %d rule checks, %d with failures%s",
+        len(records),
+        len(failing),
+        "".join(
+            f"\n  {r['table_name']}.{r['rule_name']} [{r['action']}]: {r['failed_count']} of "
+            f"{r['total_count']} ({r['failed_share']:.2%})"
+            for r in failing
+        ),
+    )
+    rows = [
+        (
+            r["run_id"],
+            r["table_name"],
+            r["rule_name"],
+            r["action"],
+            int(r["failed_count"]),
+            int(r["total_count"]),
+            float(r["failed_share"]),
+            r["evaluated_at"],
+        )
+        for r in records
+    ]
+    return get_spark().createDataFrame(rows, DQ_RESULTS_SCHEMA)
+
+
+def record_processed_batches(
+    batches_311: list[str],
+    batches_911: list[str],
+    run: Mapping[str, Any],
+    full_refresh: bool,
+    *written_tables: DataFrame,
+) -> DataFrame:
+    """``monitoring.silver_batch_log`` rows: the bronze batches this run merged into silver.
+
+    It takes the written silver and quarantine tables as inputs only so that Kedro runs it after
+    they are saved: a batch is logged as processed only once its rows are in silver or in the
+    quarantine, so a failed run is simply retried by the next one.
+    """
+    from nyc_lakehouse.spark import get_spark
+
+    del written_tables
+    rows = [
+        (dataset, batch, str(run["run_id"]), bool(full_refresh), run["started_at"])
+        for dataset, batches in (("nyc311", batches_311), ("nyc911", batches_911))
+        for batch in batches
+    ]
+    logger.info("Silver run %s processed %d bronze batch(es)", run["run_id"], len(rows))
+    return get_spark().createDataFrame(rows, BATCH_LOG_SCHEMA)

@@ -1,0 +1,167 @@
+"""The four 311 stages on small bronze-shaped fixtures (real Sail)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from silver_fixtures import good_request
+
+from nyc_lakehouse.pipelines.silver import nodes
+
+
+def _rows(df, key: str = "unique_key") -> dict:
+    return {row[key]: row.asDict() for row in df.collect()}
+
+
+def test_base_stage_types_names_and_placeholders(spark, bronze_311, silver_params):
+    bronze = bronze_311(
+        [
+            good_request(1),
+            good_request(
+                2,
+                agency=" dsny ",
+                complaint_type="  ",
+                incident_zip="00000",
+                borough="Unspecified",
+                descriptor="N/A",
+                latitude="not-a-number",
+                closed_date="2024-02-30T01:00:00.000",
+                created_date="02/28/2023 11:31:05 PM",
+            ),
+            good_request("12x", incident_zip="10033-1234"),
+        ]
+    )
+    base = nodes.clean_311_base(bronze, silver_params["nyc311"])
+    types = dict(base.dtypes)
+    assert types["unique_key"] == "bigint"
+    assert types["created_date"] == "timestamp"
+    assert types["latitude"] == "double"
+    assert "complaint_type_raw" in types and "complaint_type" not in types
+    assert "location" not in types
+
+    rows = {row["source_unique_key"]: row.asDict() for row in base.collect()}
+    good, messy, bad_key = rows["1"], rows["2"], rows["12x"]
+    assert good["unique_key"] == 1
+    # Floating NYC time 23:10 EDT is 03:10 UTC the next day.
+    assert good["created_date"].timestamp() == datetime(2024, 5, 27, 3, 10, tzinfo=UTC).timestamp()
+    assert (
+        good["source_updated_at"].timestamp()
+        == datetime(2024, 5, 27, 5, 10, tzinfo=UTC).timestamp()
+    )
+    assert good["parse_errors"] == []
+    assert messy["agency"] == "DSNY"
+    assert messy["complaint_type_raw"] is None
+    assert (
+        messy["incident_zip"] is None and messy["borough"] is None and messy["descriptor"] is None
+    )
+    assert messy["latitude"] is None and messy["closed_date"] is None
+    # 11:31:05 PM EST on 2023-02-28 is 04:31:05 UTC on 2023-03-01.
+    assert (
+        messy["created_date"].timestamp() == datetime(2023, 3, 1, 4, 31, 5, tzinfo=UTC).timestamp()
+    )
+    assert sorted(messy["parse_errors"]) == ["closed_date", "incident_zip", "latitude"]
+    assert bad_key["unique_key"] is None and bad_key["parse_errors"] == ["unique_key"]
+    assert bad_key["incident_zip"] == "10033"
+
+
+def test_flags_enrichment_and_final(spark, bronze_311, silver_params, run_context):
+    params = silver_params["nyc311"]
+    bronze = bronze_311(
+        [
+            good_request(1),
+            # Closed without closed date: inferred from the resolution date.
+            good_request(2, status="CLOSED", closed_date=None, borough=None, incident_zip="11372"),
+            # Closed before created: flagged, no response time; borough from the city name.
+            good_request(
+                3,
+                closed_date="2024-05-20T00:00:00.000",
+                borough="Unspecified",
+                incident_zip=None,
+                city="Flushing",
+                status="in progress",
+                complaint_type="HEAT/HOT WATER",
+                incident_address="12  main ave",
+                latitude="0",
+                longitude="0",
+            ),
+            # Closed far in the future; Brooklyn exclusion 11241-11243 keeps it unspecified.
+            good_request(
+                4,
+                closed_date="2025-01-01T00:00:00.000",
+                borough=None,
+                incident_zip="11242",
+                city=None,
+                status="weird",
+                resolution_description=None,
+                complaint_type="Illegal Parking",
+            ),
+            good_request(5, closed_date="2009-12-31T00:00:00.000", incident_zip="07030"),
+        ]
+    )
+    base = nodes.clean_311_base(bronze, params)
+    passed, quarantine, records = nodes.check_311_quality(base, params, run_context)
+    assert quarantine.count() == 0
+    assert {r["rule_name"] for r in records} == {r["name"] for r in params["rules"]}
+    enriched = nodes.enrich_311(passed, params, run_context)
+    final = _rows(nodes.finalize_311(enriched, run_context))
+    assert list(nodes.finalize_311(enriched, run_context).columns) == list(
+        nodes.NYC311_SILVER_COLUMNS
+    )
+
+    one, two, three, four, five = (final[k] for k in (1, 2, 3, 4, 5))
+    assert one["has_valid_location"] and one["has_valid_zip"] and one["has_resolution"]
+    assert one["response_time_hours"] == 2.0 and one["is_closed"] and one["status"] == "CLOSED"
+    assert (one["created_month"], one["created_year"], one["created_month_num"]) == (
+        "2024-05",
+        2024,
+        5,
+    )
+    assert one["created_day_of_week"] == 7 and one["created_hour"] == 23  # Sunday 23:10 NYC
+    assert one["created_date_only"].isoformat() == "2024-05-26"
+    assert one["incident_address"] == "600 WEST 178 STREET"
+    assert one["complaint_type"] == "Noise - Residential" and one["complaint_category"] == "Noise"
+    assert one["borough"] == "MANHATTAN" and one["borough_recovered_from"] == "source"
+    assert one["dq_warnings"] == []
+
+    assert (
+        two["is_closed_date_inferred"]
+        and two["closed_date"] == two["resolution_action_updated_date"]
+    )
+    assert two["response_time_hours"] == 2.0
+    assert two["borough"] == "QUEENS" and two["borough_recovered_from"] == "zip"
+
+    assert three["has_invalid_closed_date"] and three["response_time_hours"] is None
+    assert not three["has_valid_location"] and not three["has_valid_zip"]
+    assert three["borough"] == "QUEENS" and three["borough_recovered_from"] == "city"
+    assert three["status"] == "IN PROGRESS" and not three["is_closed"]
+    assert three["complaint_type"] == "Heat/Hot Water" and three["complaint_category"] == "Housing"
+    assert three["incident_address"] == "12 MAIN AVENUE"
+    assert set(three["dq_warnings"]) == {
+        "valid_location",
+        "valid_zip",
+        "closed_date_not_before_created",
+    }
+
+    assert four["has_future_closed_date"] and four["response_time_hours"] is None
+    assert four["borough"] == "UNSPECIFIED" and four["status"] == "UNSPECIFIED"
+    assert not four["has_resolution"]
+    assert four["complaint_category"] == "Parking & Vehicles"
+
+    assert five["has_invalid_closed_date"]  # closed before 2010
+    assert five["incident_zip"] == "07030" and not five["has_valid_zip"]  # 5 digits, not NYC
+
+
+def test_final_keeps_latest_version_per_key(spark, bronze_311, silver_params, run_context):
+    params = silver_params["nyc311"]
+    bronze = bronze_311(
+        [
+            good_request(7, status="Open", _socrata_updated_at="2024-05-27T05:00:00.000Z"),
+            good_request(7, status="Closed", _socrata_updated_at="2024-05-28T05:00:00.000Z"),
+            good_request(7, status="Assigned", _socrata_updated_at="2024-05-27T09:00:00.000Z"),
+        ]
+    )
+    base = nodes.clean_311_base(bronze, params)
+    passed, _, _ = nodes.check_311_quality(base, params, run_context)
+    final = nodes.finalize_311(nodes.enrich_311(passed, params, run_context), run_context)
+    rows = final.collect()
+    assert len(rows) == 1 and rows[0]["status"] == "CLOSED"
