@@ -218,7 +218,6 @@ _register(
             "created_date": "Creation timestamp (New York local time).",
             "closed_date": "Closing timestamp (inferred from the resolution date when silver says so).",
             "created_date_only": "Creation day.",
-            "created_month": "Creation month YYYY-MM (partition column).",
             "status": "Standardized status (OPEN, CLOSED...).",
             "descriptor": "Complaint descriptor.",
             "location_type": "Location type as published.",
@@ -237,6 +236,7 @@ _register(
             "has_resolution": "Quality flag from silver: a resolution description exists.",
             "has_invalid_closed_date": "Quality flag from silver: closed before created or before 2010.",
             "has_future_closed_date": "Quality flag from silver: closed more than 30 days in the future.",
+            "created_month": "Creation month YYYY-MM (partition column, last as Delta readers return it).",
         },
         tests=(
             *_key_tests("fact_311", "unique_key"),
