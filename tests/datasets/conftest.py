@@ -1,4 +1,4 @@
-"""Fixtures for the Delta dataset tests: a fresh table folder per test and small readers."""
+"""Fixtures for the Delta dataset tests: a fresh lakehouse root per test and small readers."""
 
 from __future__ import annotations
 
@@ -27,9 +27,14 @@ def make_dataset(lake: Path, spark):
     return factory
 
 
-def rows_by_key(df, key: str = "id") -> dict:
-    """A table's rows as ``{key: row dict}`` (also asserts the key is unique)."""
-    rows = [row.asDict() for row in df.collect()]
-    result = {row[key]: row for row in rows}
-    assert len(result) == len(rows), f"duplicate {key} values in {rows}"
-    return result
+@pytest.fixture
+def rows_by_key():
+    """A DataFrame's rows as ``{key: row dict}``; fails if the key is not unique."""
+
+    def collect(df, key: str = "id") -> dict:
+        rows = [row.asDict() for row in df.collect()]
+        result = {row[key]: row for row in rows}
+        assert len(result) == len(rows), f"duplicate {key} values in {rows}"
+        return result
+
+    return collect

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -174,8 +175,8 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
     def _describe(self) -> dict[str, Any]:
         return {
             "table": self._address.name,
-            "path": self._address.path,
-            "catalog_table": self._address.catalog_name,
+            # kedro-viz shows "filepath": the location, or the Unity Catalog name.
+            "filepath": self._address.path or self._address.catalog_name,
             "load_args": self._load_args,
             "save_args": self._save_args,
         }
@@ -374,7 +375,9 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
         staging = tempfile.mkdtemp(prefix="nyc-delta-upsert-")
         try:
             batch.write.mode("overwrite").parquet(staging)
-            staged = spark.read.parquet(staging)
+            has_rows = any(name.endswith(".parquet") for name in os.listdir(staging))
+            # An empty batch leaves no Parquet file behind (no schema to read back).
+            staged = spark.read.parquet(staging) if has_rows else batch
             rows = self._check_batch(staged, keys, sequence)
             if not self._exists():
                 self._write(staged, "overwrite")
@@ -387,12 +390,16 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
                 if values
                 else None
             )
-            source = pads.dataset(staging, format="parquet")
-            source_schema = _utc_schema(source.schema)
-            reader = source.scanner(
-                columns={f.name: pads.field(f.name).cast(f.type) for f in source_schema}
-            ).to_reader()
             table = self._delta_rs_table()
+            if not _relax_not_null(table):
+                logger.warning(
+                    "%s has NOT NULL nested fields, which Sail cannot read back after a "
+                    "delta-rs merge; merging with SQL MERGE instead",
+                    self._address.name,
+                )
+                return self._upsert_sql(staged, keys, sequence)
+            table = self._delta_rs_table()
+            reader = _merge_source(pads.dataset(staging, format="parquet"))
             merger = table.merge(
                 reader,
                 predicate=merge_condition(keys, partition_filter),
@@ -532,18 +539,61 @@ def _latest_per_key(data: DataFrame, keys: Sequence[str], sequence: str | None) 
     )
 
 
-def _utc_schema(schema: Any) -> Any:
-    """The staged schema with zoned timestamps in UTC, as Delta stores them.
+def _relax_not_null(table: Any) -> bool:
+    """Make the target's top-level columns nullable before a delta-rs merge; False if it can't.
 
-    Sail writes Parquet instants tagged with the session zone (America/New_York); the instant
-    is the same, but delta-rs compares and stores ``timestamp[us, UTC]``. Zone-less timestamps
-    are Spark ``TIMESTAMP_NTZ`` and stay as they are.
+    Sail 0.7.2 writes DataFrame columns it knows are never null as NOT NULL (Spark's Delta
+    writer makes every column nullable). delta-rs 1.6 merge writes strings as ``Utf8View``, and
+    Sail then fails to read a NOT NULL string column from those files ("Cannot cast column
+    from 'Utf8View' (physical) to 'Utf8' (logical)"); with a nullable column it reads fine.
+    Dropping NOT NULL (one commit per column, once per table) matches what Spark would have
+    created. Nested NOT NULL fields cannot be relaxed this way: the caller uses SQL MERGE.
+    """
+    fields = table.schema().fields
+    if any(_has_non_nullable_children(field.type) for field in fields):
+        return False
+    for field in fields:
+        if not field.nullable:
+            table.alter.drop_column_not_null(field.name)
+    return True
+
+
+def _has_non_nullable_children(data_type: Any) -> bool:
+    kind = getattr(data_type, "type", None)
+    if kind == "struct":
+        return any(
+            not child.nullable or _has_non_nullable_children(child.type)
+            for child in data_type.fields
+        )
+    if kind == "array":
+        return not data_type.contains_null or _has_non_nullable_children(data_type.element_type)
+    if kind == "map":
+        return (
+            not data_type.value_contains_null
+            or _has_non_nullable_children(data_type.key_type)
+            or _has_non_nullable_children(data_type.value_type)
+        )
+    return False
+
+
+def _merge_source(staged: Any) -> Any:
+    """Stream the staged increment to delta-rs as Arrow batches, with the schema it needs.
+
+    * Zoned timestamps become UTC: Sail tags Parquet instants with the session zone
+      (America/New_York); the instant is the same, but Delta stores ``timestamp[us, UTC]``.
+      Zone-less timestamps are Spark ``TIMESTAMP_NTZ`` and stay as they are.
+    * Field metadata is dropped: Sail tags every Parquet field with ``SPARK::metadata::json``,
+      and delta-rs 1.6 merge with schema evolution then treats the columns as changed and
+      writes the copied (unmatched) target rows as all nulls: silent data loss.
     """
     import pyarrow as pa
 
     fields = []
-    for field in schema:
+    for field in staged.schema:
+        field = field.remove_metadata()
         if pa.types.is_timestamp(field.type) and field.type.tz is not None:
             field = field.with_type(pa.timestamp(field.type.unit, tz="UTC"))
         fields.append(field)
-    return pa.schema(fields)
+    schema = pa.schema(fields)
+    batches = (batch.cast(schema) for batch in staged.to_batches(batch_size=65_536))
+    return pa.RecordBatchReader.from_batches(schema, batches)

@@ -1,0 +1,237 @@
+"""Upsert: latest-wins MERGE on keys, through delta-rs (local default) and SQL MERGE (Databricks
+path, run here on Sail), with the same expectations for both."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+from kedro.io.core import DatasetError
+
+SCHEMA = "id long, m string, v string, seq long"
+
+
+@pytest.fixture(params=["delta_rs", "sql"])
+def merge_engine(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def upsert_dataset(make_dataset, merge_engine):
+    def factory(table: str = "silver.events", **save_args):
+        args = {"mode": "upsert", "keys": ["id"], "merge_engine": merge_engine, **save_args}
+        return make_dataset(table=table, save_args=args)
+
+    return factory
+
+
+def values(rows_by_key, ds) -> dict:
+    return {k: (r["v"], r["seq"]) for k, r in rows_by_key(ds.load()).items()}
+
+
+def test_first_save_creates_then_updates_and_inserts(spark, upsert_dataset, rows_by_key):
+    ds = upsert_dataset(sequence_column="seq")
+    ds.save(spark.createDataFrame([(1, "a", "v1", 1), (2, "a", "v1", 1)], SCHEMA))
+    assert ds.last_save_metrics["created"] is True
+    ds.save(spark.createDataFrame([(2, "a", "v2", 2), (3, "b", "v1", 1)], SCHEMA))
+    assert ds.last_save_metrics["created"] is False
+    assert values(rows_by_key, ds) == {1: ("v1", 1), 2: ("v2", 2), 3: ("v1", 1)}
+
+
+def test_older_record_arriving_later_never_overwrites_newer(spark, upsert_dataset, rows_by_key):
+    ds = upsert_dataset(sequence_column="seq")
+    ds.save(spark.createDataFrame([(1, "a", "new", 5)], SCHEMA))
+    ds.save(spark.createDataFrame([(1, "a", "old", 3), (2, "a", "other", 1)], SCHEMA))
+    assert values(rows_by_key, ds) == {1: ("new", 5), 2: ("other", 1)}
+
+
+def test_equal_sequence_replaces_the_stored_row(spark, upsert_dataset, rows_by_key):
+    ds = upsert_dataset(sequence_column="seq")
+    ds.save(spark.createDataFrame([(1, "a", "first", 5)], SCHEMA))
+    ds.save(spark.createDataFrame([(1, "a", "correction", 5)], SCHEMA))
+    assert values(rows_by_key, ds) == {1: ("correction", 5)}
+
+
+def test_null_sequence_never_replaces_a_sequenced_row(spark, upsert_dataset, rows_by_key):
+    ds = upsert_dataset(sequence_column="seq")
+    ds.save(spark.createDataFrame([(1, "a", "seq", 5), (2, "a", "noseq", None)], SCHEMA))
+    ds.save(spark.createDataFrame([(1, "a", "late", None), (2, "a", "now", 1)], SCHEMA))
+    assert values(rows_by_key, ds) == {1: ("seq", 5), 2: ("now", 1)}
+
+
+def test_duplicates_in_one_batch_resolve_to_the_latest(spark, upsert_dataset, rows_by_key):
+    ds = upsert_dataset(sequence_column="seq")
+    ds.save(spark.createDataFrame([(9, "a", "seed", 0)], SCHEMA))
+    batch = [(1, "a", "v2", 2), (1, "a", "v3", 3), (1, "a", "v1", 1), (1, "a", "v3", 3)]
+    ds.save(spark.createDataFrame(batch, SCHEMA))
+    assert values(rows_by_key, ds)[1] == ("v3", 3)
+    # Also on the first save (table creation).
+    fresh = upsert_dataset(table="silver.fresh", sequence_column="seq")
+    fresh.save(spark.createDataFrame(batch, SCHEMA))
+    assert values(rows_by_key, fresh) == {1: ("v3", 3)}
+
+
+def test_sequence_ties_in_a_batch_pick_the_same_row_every_time(spark, make_dataset, rows_by_key):
+    batch = [(1, "a", "x", 7), (1, "a", "y", 7), (1, "a", "z", 7)]
+    picks = set()
+    for attempt in range(2):
+        ds = make_dataset(
+            table=f"silver.tie{attempt}",
+            save_args={"mode": "upsert", "keys": ["id"], "sequence_column": "seq"},
+        )
+        ds.save(spark.createDataFrame(list(reversed(batch)) if attempt else batch, SCHEMA))
+        picks.add(values(rows_by_key, ds)[1])
+    assert len(picks) == 1
+
+
+def test_rerun_of_the_same_batch_is_idempotent(spark, upsert_dataset, rows_by_key):
+    ds = upsert_dataset(sequence_column="seq", partition_by=["m"])
+    batch = [(1, "a", "v1", 1), (2, "b", "v1", 1), (2, "b", "v0", 0)]
+    ds.save(spark.createDataFrame(batch, SCHEMA))
+    first = values(rows_by_key, ds)
+    ds.save(spark.createDataFrame(batch, SCHEMA))
+    ds.save(spark.createDataFrame(batch, SCHEMA))
+    assert values(rows_by_key, ds) == first == {1: ("v1", 1), 2: ("v1", 1)}
+
+
+def test_without_sequence_the_batch_wins(spark, upsert_dataset, rows_by_key):
+    ds = upsert_dataset()
+    ds.save(spark.createDataFrame([(1, "a", "old", 5)], SCHEMA))
+    # Exact duplicates collapse silently.
+    ds.save(spark.createDataFrame([(1, "a", "new", 1), (1, "a", "new", 1)], SCHEMA))
+    assert values(rows_by_key, ds) == {1: ("new", 1)}
+
+
+def test_without_sequence_conflicting_duplicates_are_an_error(spark, upsert_dataset):
+    ds = upsert_dataset()
+    ds.save(spark.createDataFrame([(1, "a", "old", 5)], SCHEMA))
+    with pytest.raises(DatasetError, match="no sequence_column"):
+        ds.save(spark.createDataFrame([(1, "a", "x", 1), (1, "a", "y", 1)], SCHEMA))
+
+
+def test_null_keys_are_an_error_and_nothing_is_written(spark, upsert_dataset, rows_by_key):
+    ds = upsert_dataset(sequence_column="seq")
+    ds.save(spark.createDataFrame([(1, "a", "v1", 1)], SCHEMA))
+    with pytest.raises(DatasetError, match="null key"):
+        ds.save(spark.createDataFrame([(None, "a", "x", 1), (2, "a", "y", 1)], SCHEMA))
+    assert values(rows_by_key, ds) == {1: ("v1", 1)}
+
+
+def test_missing_key_column_is_an_error(spark, upsert_dataset):
+    ds = upsert_dataset(keys=["nope"])
+    with pytest.raises(DatasetError, match=r"\['nope'\] are not in the data"):
+        ds.save(spark.createDataFrame([(1, "a", "v1", 1)], SCHEMA))
+
+
+def test_upsert_needs_keys(make_dataset):
+    with pytest.raises(DatasetError, match="needs save_args.keys"):
+        make_dataset(save_args={"mode": "upsert"})
+
+
+def test_new_column_is_added_not_dropped(spark, upsert_dataset, rows_by_key):
+    ds = upsert_dataset(sequence_column="seq")
+    ds.save(spark.createDataFrame([(1, "a", "v1", 1), (2, "a", "v1", 1)], SCHEMA))
+    ds.save(
+        spark.createDataFrame(
+            [(2, "a", "v2", 2, "hello"), (3, "a", "v1", 1, "new")], SCHEMA + ", note string"
+        )
+    )
+    rows = rows_by_key(ds.load())
+    assert {k: r["note"] for k, r in rows.items()} == {1: None, 2: "hello", 3: "new"}
+
+
+def test_empty_batch_changes_nothing(spark, upsert_dataset):
+    ds = upsert_dataset(sequence_column="seq")
+    ds.save(spark.createDataFrame([(1, "a", "v1", 1)], SCHEMA))
+    version = ds.version()
+    ds.save(spark.createDataFrame([], SCHEMA))
+    assert ds.version() == version
+
+
+def test_composite_keys(spark, upsert_dataset, rows_by_key):
+    ds = upsert_dataset(keys=["id", "m"], sequence_column="seq")
+    ds.save(spark.createDataFrame([(1, "a", "v1", 1), (1, "b", "v1", 1)], SCHEMA))
+    ds.save(spark.createDataFrame([(1, "b", "v2", 2)], SCHEMA))
+    rows = {(r["id"], r["m"]): r["v"] for r in ds.load().collect()}
+    assert rows == {(1, "a"): "v1", (1, "b"): "v2"}
+
+
+def _file_set(path: str) -> dict[str, set[str]]:
+    """Data files of the table's current version, per partition value of ``m``."""
+    actions = pa.table(DeltaTable(path).get_add_actions(flatten=True)).to_pylist()
+    files: dict[str, set[str]] = {}
+    for action in actions:
+        files.setdefault(action["partition.m"], set()).add(action["path"])
+    return files
+
+
+def test_partitioned_upsert_rewrites_only_the_touched_partitions(
+    spark, upsert_dataset, rows_by_key
+):
+    ds = upsert_dataset(sequence_column="seq", partition_by=["m"])
+    months = [f"2024-{n:02d}" for n in range(1, 7)]
+    seed = spark.range(600).selectExpr(
+        "id",
+        f"element_at(array({', '.join(repr(m) for m in months)}), cast(id % 6 + 1 as int)) m",
+        "'v1' v",
+        "cast(1 as long) seq",
+    )
+    ds.save(seed)
+    before = _file_set(ds.address.path)
+    assert sorted(before) == months
+    # Update ids 1 and 7 (month 2024-02) and insert one row into 2024-05.
+    ds.save(
+        spark.createDataFrame(
+            [(1, "2024-02", "v2", 2), (7, "2024-02", "v2", 2), (1000, "2024-05", "v1", 1)], SCHEMA
+        )
+    )
+    assert "2024-02" in ds.last_save_metrics["partition_filter"]
+    assert "2024-01" not in ds.last_save_metrics["partition_filter"]
+    after = _file_set(ds.address.path)
+    untouched = [m for m in months if m not in ("2024-02", "2024-05")]
+    for month in untouched:
+        assert after[month] == before[month], f"{month} was rewritten"
+    assert after["2024-02"] != before["2024-02"]
+    rows = rows_by_key(ds.load())
+    assert len(rows) == 601
+    assert rows[1]["v"] == rows[7]["v"] == "v2" and rows[13]["v"] == "v1"
+
+
+def test_timestamps_round_trip_exactly(spark, upsert_dataset):
+    """Session zone is America/New_York; DST edges must survive Spark -> Parquet -> delta-rs."""
+    assert spark.conf.get("spark.sql.session.timeZone") == "America/New_York"
+    ds = upsert_dataset(sequence_column="updated_at")
+    seed = spark.sql(
+        "select cast(id as long) id, timestamp'2024-01-01 00:00:00' + make_interval(0,0,0,0,0,0,0) "
+        "+ (id * interval 1 day) as updated_at, timestamp_ntz'2024-03-10 02:30:00' local_ts "
+        "from range(3)"
+    )
+    ds.save(seed)
+    batch = spark.sql(
+        "select * from values "
+        "(0L, timestamp'2024-03-10 03:00:00.123456', timestamp_ntz'2024-03-10 02:30:00'), "
+        "(1L, timestamp'2024-11-03 01:30:00', timestamp_ntz'2024-11-03 01:30:00'), "
+        "(7L, timestamp'2024-11-03 06:30:00.000001', timestamp_ntz'1999-12-31 23:59:59.999999') "
+        "as t(id, updated_at, local_ts)"
+    )
+    expected = {
+        r["id"]: (r["us"], r["ntz"])
+        for r in batch.selectExpr(
+            "id", "unix_micros(updated_at) us", "cast(local_ts as string) ntz"
+        ).collect()
+    }
+    ds.save(batch)
+    loaded = ds.load()
+    assert dict(loaded.dtypes) == {
+        "id": "bigint",
+        "updated_at": "timestamp",
+        "local_ts": "timestamp_ntz",
+    }
+    got = {
+        r["id"]: (r["us"], r["ntz"])
+        for r in loaded.selectExpr(
+            "id", "unix_micros(updated_at) us", "cast(local_ts as string) ntz"
+        ).collect()
+    }
+    assert {k: got[k] for k in expected} == expected
+    assert set(got) == {0, 1, 2, 7}
