@@ -246,6 +246,7 @@ def new_summary(settings: IngestionSettings) -> dict[str, Any]:
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "batches_landed": [],
         "batches_skipped": [],
+        "batches_empty": [],
         "rows_landed": 0,
     }
 
@@ -415,7 +416,8 @@ def land_socrata_backfill(
                 },
             )
             progress.advance(batches=1)
-            if info is None:
+            if info is None:  # nothing in that month: no batch, and a later run asks again
+                summary["batches_empty"].append(batch_id)
                 continue
             summary["batches_landed"].append(batch_id)
             summary["rows_landed"] += info["rows"]
