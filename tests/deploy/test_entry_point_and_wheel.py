@@ -1,0 +1,143 @@
+"""The job entry point (argument parsing, early errors) and the Databricks wheel step."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import re
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from nyc_lakehouse.deploy import databricks_run, wheel
+from nyc_lakehouse.deploy.databricks_run import RunRequest, parse_args, parse_params
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- entry point ---------------------------------------------------------------------------
+def test_params_use_kedro_syntax_and_types():
+    assert parse_params("nyc311.ingestion.mode=backfill,nyc311.ingestion.page_size=500,x=") == {
+        "nyc311": {"ingestion": {"mode": "backfill", "page_size": 500}},
+        "x": None,
+    }
+    assert parse_params("a.start=2019-01-01, a.end=2019-12-31,") == {
+        "a": {"start": "2019-01-01", "end": "2019-12-31"}
+    }
+    assert parse_params("") == {} and parse_params(None) == {}
+
+
+@pytest.mark.parametrize("bad", ["nyc311.ingestion.mode", "=backfill", "a=1,oops"])
+def test_malformed_params_name_the_bad_item(bad):
+    with pytest.raises(ValueError, match="Invalid --params item"):
+        parse_params(bad)
+
+
+def test_task_arguments_parse_with_databricks_defaults():
+    request = parse_args(["--pipeline", "silver", "--conf-source", "/Workspace/x/conf"])
+    assert request == RunRequest(
+        pipeline="silver", env="databricks", conf_source="/Workspace/x/conf"
+    )
+    with pytest.raises(SystemExit):
+        parse_args(["--env", "databricks"])  # --pipeline is required
+
+
+def test_missing_configuration_fails_before_anything_runs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no base/ folder"):
+        databricks_run.run(RunRequest(pipeline="gold", conf_source=str(tmp_path)))
+    (tmp_path / "base").mkdir()
+    with pytest.raises(FileNotFoundError, match="--env 'databricks'"):
+        databricks_run.run(RunRequest(pipeline="gold", conf_source=str(tmp_path)))
+
+
+def test_unknown_pipeline_is_rejected_with_the_valid_names():
+    request = RunRequest(pipeline="glod", conf_source=str(PROJECT_ROOT / "conf"))
+    with pytest.raises(ValueError, match=r"Unknown pipeline 'glod'; registered pipelines: .*gold"):
+        databricks_run.run(request)
+
+
+# --- wheel step ----------------------------------------------------------------------------
+METADATA = """Metadata-Version: 2.4
+Name: nyc-lakehouse
+Version: 0.1.0
+Requires-Dist: kedro==1.7.0
+Requires-Dist: pysail==0.7.2
+Requires-Dist: PySpark_Client==4.2.0
+Requires-Dist: pyspark-client-extra>=1; extra == "x"
+Requires-Dist: deltalake==1.6.6
+
+Long description mentioning Requires-Dist: pysail stays untouched.
+"""
+
+
+def record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def make_wheel(path: Path) -> dict[str, bytes]:
+    files = {
+        "nyc_lakehouse/__init__.py": b"",
+        "nyc_lakehouse/spark.py": b"import os\n",
+        "nyc_lakehouse-0.1.0.dist-info/METADATA": METADATA.encode(),
+        "nyc_lakehouse-0.1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\n",
+    }
+    rows = [[name, record_hash(data), str(len(data))] for name, data in files.items()]
+    rows.append(["nyc_lakehouse-0.1.0.dist-info/RECORD", "", ""])
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    files["nyc_lakehouse-0.1.0.dist-info/RECORD"] = out.getvalue().encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return files
+
+
+def test_wheel_step_drops_only_the_local_engine_and_keeps_record_valid(tmp_path):
+    path = tmp_path / "nyc_lakehouse-0.1.0-py3-none-any.whl"
+    original = make_wheel(path)
+    removed = wheel.strip_wheel(path)
+    assert removed == ["Requires-Dist: pysail==0.7.2", "Requires-Dist: PySpark_Client==4.2.0"]
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        contents = {n: archive.read(n) for n in names}
+    assert names == list(original)  # same files, same order (RECORD last)
+    metadata = contents["nyc_lakehouse-0.1.0.dist-info/METADATA"].decode()
+    requires = re.findall(r"^Requires-Dist: (.+)$", metadata, flags=re.M)
+    assert requires == ["kedro==1.7.0", 'pyspark-client-extra>=1; extra == "x"', "deltalake==1.6.6"]
+    assert "mentioning Requires-Dist: pysail stays" in metadata
+    for name in names:
+        if not name.endswith("METADATA") and not name.endswith("RECORD"):
+            assert contents[name] == original[name]
+    record = {row[0]: row[1:] for row in csv.reader(io.StringIO(contents[names[-1]].decode()))}
+    for name, data in contents.items():
+        if not name.endswith("RECORD"):
+            assert record[name] == [record_hash(data), str(len(data))], name
+    assert wheel.strip_wheel(path) == []  # idempotent
+
+
+def test_wheel_command_reports_and_fails_without_wheels(tmp_path, capsys):
+    assert wheel.main([str(tmp_path)]) == 1
+    assert "No wheel found" in capsys.readouterr().out
+    make_wheel(tmp_path / "a-0.1-py3-none-any.whl")
+    assert wheel.main([str(tmp_path)]) == 0
+    assert "removed Requires-Dist: pysail" in capsys.readouterr().out
+
+
+def test_dropped_requirements_are_real_dependencies_used_only_by_the_sail_mode():
+    """If pyproject renames the engine packages, the wheel step must follow; and no module but
+    the session factory may import them (the Databricks wheel does not install them)."""
+    dependencies = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"][
+        "dependencies"
+    ]
+    names = {wheel.requirement_name(d) for d in dependencies}
+    assert set(wheel.LOCAL_ENGINE_REQUIREMENTS) <= names
+    importers = [
+        path.relative_to(PROJECT_ROOT).as_posix()
+        for path in (PROJECT_ROOT / "src").rglob("*.py")
+        if re.search(r"^\s*(from|import)\s+pysail\b", path.read_text(), flags=re.M)
+    ]
+    assert importers == ["src/nyc_lakehouse/spark.py"], importers
