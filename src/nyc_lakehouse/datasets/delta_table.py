@@ -12,6 +12,7 @@ Save modes (``save_args.mode``): ``overwrite`` (default), ``append``, ``replace_
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -208,7 +209,7 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
         spark = engine.get_spark()
         options = {k: v for k, v in self._load_args.items() if k not in ("version", "timestamp")}
         version = self._load_args.get("version")
-        timestamp = self._load_args.get("timestamp")
+        timestamp = _timestamp_text(self._load_args.get("timestamp"))
         if version is not None:
             self._check_version(int(version))
         if self._address.is_catalog:
@@ -500,6 +501,24 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
         for name, value in overwrite_params.items():
             setattr(dataset, name, value)
         return dataset
+
+
+def _timestamp_text(value: Any) -> str | None:
+    """A time-travel timestamp as ISO 8601 text with an explicit offset.
+
+    Sail reads a zone-less timestamp string as UTC (Spark would use the session zone), so a
+    ``datetime`` (YAML parses ``2024-05-01 10:00:00`` into one) is sent with its offset, and a
+    naive one is taken as UTC on every engine.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return f"{value.isoformat()}T00:00:00+00:00"
+    return str(value)
 
 
 def _as_list(value: Any) -> list[str]:
