@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -155,6 +156,19 @@ def _derived_311(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _as_new_york(value: Any) -> Any:
+    """Naive datetimes mean New York local time (as silver's floating timestamps do).
+
+    pyspark converts naive datetimes in tuples with the *process* time zone, so make them aware.
+    """
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=NEW_YORK)
+    return value
+
+
 def silver_311_frame(spark: SparkSession, records: Iterable[Mapping[str, Any]]) -> DataFrame:
     """A silver 311 frame from partial records: derived columns computed, the rest defaulted.
 
@@ -168,7 +182,7 @@ def silver_311_frame(spark: SparkSession, records: Iterable[Mapping[str, Any]]) 
         full.update(record)
         derived = _derived_311(full)
         derived.update(full)
-        rows.append(tuple(derived.get(f.name) for f in SILVER_311_SCHEMA.fields))
+        rows.append(tuple(_as_new_york(derived.get(f.name)) for f in SILVER_311_SCHEMA.fields))
     return spark.createDataFrame(rows, SILVER_311_SCHEMA)
 
 
@@ -177,7 +191,7 @@ def silver_911_frame(spark: SparkSession, records: Iterable[Mapping[str, Any]]) 
     rows = []
     for given in records:
         record = {"_batch_id": "fixture", "_ingested_at": datetime(2026, 1, 1), **given}
-        rows.append(tuple(record.get(f.name) for f in SILVER_911_SCHEMA.fields))
+        rows.append(tuple(_as_new_york(record.get(f.name)) for f in SILVER_911_SCHEMA.fields))
     return spark.createDataFrame(rows, SILVER_911_SCHEMA)
 
 
@@ -238,8 +252,8 @@ def synthetic_silver_311(
         if name not in frame:
             frame[name] = None
     frame = frame[SILVER_311_SCHEMA.fieldNames()]
-    frame = frame.astype(object).where(frame.notna(), None)
-    return spark.createDataFrame(list(frame.itertuples(index=False, name=None)), SILVER_311_SCHEMA)
+    # pandas goes through Arrow: naive timestamps are read in the session time zone (New York)
+    return spark.createDataFrame(frame, SILVER_311_SCHEMA)
 
 
 def synthetic_silver_911(spark: SparkSession, weeks: int = 60, seed: int = 11) -> DataFrame:
