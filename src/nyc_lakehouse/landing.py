@@ -129,8 +129,18 @@ class LandingZone:
         return writer.commit(manifest_extra)
 
     # reading -------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Forget cached directory listings, so batches committed by other processes show up.
+
+        fsspec object stores (s3fs) cache listings per filesystem instance without expiry, and
+        instances are shared per process: a long-lived process (notebook, a run landing and then
+        reading) would otherwise never see a batch committed elsewhere after its first listing.
+        """
+        self.fs.invalidate_cache()
+
     def batches(self, dataset: str) -> list[BatchInfo]:
         """Committed batches of a dataset, oldest first (by manifest commit time, then id)."""
+        self.refresh()
         pattern = posixpath.join(
             self.dataset_path(dataset), "ingest_date=*", "batch_id=*", MANIFEST
         )
@@ -153,6 +163,7 @@ class LandingZone:
         return sorted(infos, key=lambda b: (b.manifest.get("committed_at", ""), b.batch_id))
 
     def has_batch(self, dataset: str, batch_id: str) -> bool:
+        self.refresh()
         pattern = posixpath.join(
             self.dataset_path(dataset), "ingest_date=*", f"batch_id={batch_id}", MANIFEST
         )
@@ -172,6 +183,7 @@ class LandingZone:
     # state (watermarks, progress) ----------------------------------------------------------
     def read_state(self, dataset: str, name: str) -> dict[str, Any] | None:
         path = posixpath.join(self.dataset_path(dataset), "_state", f"{name}.json")
+        self.refresh()
         if not self.fs.exists(path):
             return None
         with self.fs.open(path, "r") as handle:
