@@ -143,20 +143,25 @@ def us_date_to_iso(text: str) -> str | None:
 def location_text_to_json(text: str) -> str | None:
     """The export's rendering of a location back to the API object (as landing JSON text).
 
-    ``"\\n,  \\n(40.67, -73.73)"`` -> ``{"human_address":"{\\"address\\": \\"\\", ...}",
-    "latitude":"40.67","longitude":"-73.73"}``. None when the text has another shape.
+    ``"\\n,  \\n(40.67, -73.73)"`` (API-style export) and ``"(40.67, -73.73)"`` (web export) ->
+    ``{"human_address":"{\\"address\\": \\"\\", ...}","latitude":"40.67","longitude":"-73.73"}``,
+    the API's object. None when the text has another shape (then it is kept as received).
     """
     match = _LOCATION_TEXT.match(text)
     if not match:
         return None
     street, place, latitude, longitude = match.groups()
-    value: dict[str, str] = {"latitude": latitude, "longitude": longitude}
-    if street is not None:
-        city, _, state_zip = (place or "").partition(", ")
+    city = state = zip_code = ""
+    if place:
+        city, _, state_zip = place.partition(", ")
         state, _, zip_code = state_zip.partition(" ")
-        value["human_address"] = json.dumps(
-            {"address": street, "city": city, "state": state, "zip": zip_code}
-        )
+    # The bare "(lat, lon)" form (web export) carries no address; the API's is then empty.
+    human_address = {"address": street or "", "city": city, "state": state, "zip": zip_code}
+    value = {
+        "latitude": latitude,
+        "longitude": longitude,
+        "human_address": json.dumps(human_address),
+    }
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 

@@ -314,8 +314,13 @@ def make_client(
 
 
 # sample ------------------------------------------------------------------------------------
-def sample_tables(settings: IngestionSettings, window: MonthWindow) -> Iterator[pa.Table]:
-    """The bundled generator's tables for one window (``nyc_lakehouse.sources.sample``)."""
+def sample_tables(settings: IngestionSettings) -> Iterator[pa.Table]:
+    """The bundled generator's tables, one per calendar month of ``start..end``.
+
+    The whole window is generated in one call, because the generator treats ``end`` as the
+    snapshot date (statuses of requests near it are still open); each month's content does not
+    depend on the window otherwise.
+    """
     from nyc_lakehouse.sources import sample
 
     kwargs: dict[str, Any] = {}
@@ -323,51 +328,78 @@ def sample_tables(settings: IngestionSettings, window: MonthWindow) -> Iterator[
         kwargs["seed"] = settings.sample_seed
     if settings.dataset == "nyc311":
         return sample.generate_nyc311(
-            window.start, window.last_day, scale=settings.sample_scale, **kwargs
+            settings.start, settings.end, scale=settings.sample_scale, **kwargs
         )
     if settings.dataset == "nyc911":
-        return sample.generate_nyc911(window.start, window.last_day, **kwargs)
+        return sample.generate_nyc911(settings.start, settings.end, **kwargs)
     raise IngestionConfigError(f"no sample generator for dataset {settings.dataset!r}")
 
 
 def land_sample(
     zone: LandingZone,
     settings: IngestionSettings,
-    tables_for: Callable[[IngestionSettings, MonthWindow], Iterable[pa.Table]] = sample_tables,
+    generate: Callable[[IngestionSettings], Iterable[pa.Table]] = sample_tables,
 ) -> dict[str, Any]:
-    """Land the bundled sample month by month (``sample-YYYY-MM``); landed months are skipped."""
+    """Land the bundled sample, one batch per month (``sample-YYYY-MM``); landed months are skipped.
+
+    ``generate`` yields one table per calendar month of ``start..end``, in order.
+    """
     started = time.monotonic()
     summary = new_summary(settings)
     windows = month_windows(settings.start, settings.end)
-    pending = []
-    for window in windows:
-        batch_id = window.batch_id("sample")
-        if zone.has_batch(settings.dataset, batch_id):
-            summary["batches_skipped"].append(batch_id)
-        else:
-            pending.append((window, batch_id))
+    batch_ids = [window.batch_id("sample") for window in windows]
+    landed = {b for b in batch_ids if zone.has_batch(settings.dataset, b)}
+    summary["batches_skipped"] = [b for b in batch_ids if b in landed]
+    pending = len(batch_ids) - len(landed)
+    if not pending:
+        logger.info("%s: every sample month is landed already", settings.dataset)
+        return _finish(summary, started)
     with Progress(
         f"{settings.dataset} sample",
-        total_batches=len(pending),
+        total_batches=pending,
         log_every_seconds=settings.progress_log_seconds,
     ) as progress:
-        for window, batch_id in pending:
-            writer = zone.open_batch(settings.dataset, batch_id)
-            for table in tables_for(settings, window):
-                writer.write(conform_to_landing_schema(table, settings.dataset))
-                progress.advance(table.num_rows)
-            info = writer.commit(
-                {
-                    "source": "sample",
-                    "mode": "backfill",
-                    "window_start": window.start.isoformat(),
-                    "window_end": window.last_day.isoformat(),
-                }
-            )
-            progress.advance(batches=1)
-            summary["batches_landed"].append(batch_id)
-            summary["rows_landed"] += info.rows
+        tables = iter(generate(settings))
+        processed = 0
+        for window, batch_id in zip(windows, batch_ids, strict=False):
+            table = next(tables, None)
+            if table is None:
+                raise RuntimeError(
+                    f"{settings.dataset}: the sample generator yielded no table for {window.start:%Y-%m}"
+                )
+            if batch_id in landed:
+                continue
+            processed += 1
+            if table.num_rows == 0:
+                summary["batches_empty"].append(batch_id)
+            else:
+                _land_sample_month(zone, settings, window, batch_id, table, summary)
+            progress.advance(table.num_rows, batches=1)
+            if processed == pending:
+                break  # the remaining months are landed already: don't generate them
     return _finish(summary, started)
+
+
+def _land_sample_month(
+    zone: LandingZone,
+    settings: IngestionSettings,
+    window: MonthWindow,
+    batch_id: str,
+    table: pa.Table,
+    summary: dict[str, Any],
+) -> None:
+    writer = zone.open_batch(settings.dataset, batch_id)
+    writer.write(conform_to_landing_schema(table, settings.dataset))
+    info = writer.commit(
+        {
+            "source": "sample",
+            "mode": "sample",
+            "window_start": window.start.isoformat(),
+            "window_end": window.last_day.isoformat(),
+        }
+    )
+    summary["batches_landed"].append(batch_id)
+    summary["rows_landed"] += info.rows
 
 
 # socrata: backfill -------------------------------------------------------------------------
