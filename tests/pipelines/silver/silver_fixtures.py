@@ -109,3 +109,63 @@ def load_config(key: str, runtime_params: dict[str, Any] | None = None) -> dict[
         **settings.CONFIG_LOADER_ARGS,
     )
     return loader[key]
+
+
+def write_bronze(spark, data_root: Path, table: str, frame) -> None:
+    """Append a bronze-shaped frame to ``<data_root>/bronze/<table>`` (as the bronze pipeline does)."""
+    frame.write.format("delta").mode("append").partitionBy("_ingest_date").save(
+        str(data_root / "bronze" / table)
+    )
+
+
+def silver_catalog(runtime_params: dict[str, Any] | None = None, **param_overrides: Any):
+    """The project's real catalog and parameters (``conf/``), as ``kedro run`` would build them.
+
+    ``param_overrides`` replace keys of ``silver.nyc311`` / ``silver.nyc911`` (``nyc311={...}``).
+    """
+    from kedro.io import DataCatalog
+
+    from nyc_lakehouse.pipelines.silver import create_pipeline
+
+    # Only the entries this pipeline uses (and the layer factories): other pipelines' entries may
+    # need credentials or files that have nothing to do with silver.
+    used = create_pipeline().datasets()
+    config = {
+        name: entry
+        for name, entry in load_config("catalog", runtime_params).items()
+        if name in used or "{" in name
+    }
+    catalog = DataCatalog.from_config(config)
+    parameters = load_config("parameters", runtime_params)
+    for section, overrides in param_overrides.items():
+        parameters["silver"][section] = {**parameters["silver"][section], **overrides}
+
+    def add(name: str, value: Any) -> None:
+        catalog[f"params:{name}"] = value
+        if isinstance(value, dict):
+            for key, item in value.items():
+                add(f"{name}.{key}", item)
+
+    catalog["parameters"] = parameters
+    for key, value in parameters.items():
+        add(key, value)
+    return catalog
+
+
+def run_silver(runtime_params: dict[str, Any] | None = None, **param_overrides: Any) -> None:
+    """Run the whole silver pipeline with Kedro's SequentialRunner on the real catalog."""
+    from kedro.runner import SequentialRunner
+
+    from nyc_lakehouse.pipelines.silver import create_pipeline
+
+    SequentialRunner().run(create_pipeline(), silver_catalog(runtime_params, **param_overrides))
+
+
+def read_table(spark, data_root: Path, table: str) -> list[dict[str, Any]]:
+    """Every row of a Delta table as dicts, in a stable order."""
+    schema, name = table.split(".")
+    rows = [
+        row.asDict()
+        for row in spark.read.format("delta").load(str(data_root / schema / name)).collect()
+    ]
+    return sorted(rows, key=lambda row: repr(sorted(row.items(), key=lambda kv: kv[0])))

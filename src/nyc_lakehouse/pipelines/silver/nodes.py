@@ -375,12 +375,14 @@ def standardize_status(status: Column, params: Mapping[str, Any]) -> Column:
     )
 
 
-def recover_borough(df: DataFrame, params: Mapping[str, Any]) -> tuple[Column, Column]:
-    """Borough and where it came from: the source, else the ZIP, else the city name."""
+def recover_borough(df: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+    """Replace ``borough``: the source's if valid, else from the ZIP, else from the city name.
+
+    Adds ``borough_recovered_from`` (``source``, ``zip``, ``city`` or ``unspecified``).
+    """
     from pyspark.sql import functions as F
 
     valid = [str(b) for b in params["valid"]]
-    source = F.when(F.col("borough").isin(valid), F.col("borough"))
     zip_number = F.col("incident_zip").try_cast("int")
     from_zip: Column | None = None
     for borough, ranges in params.get("zip_ranges", {}).items():
@@ -389,11 +391,11 @@ def recover_borough(df: DataFrame, params: Mapping[str, Any]) -> tuple[Column, C
             in_borough = in_borough | zip_number.between(int(low), int(high))
         for low, high in params.get("zip_exclusions", {}).get(borough, []):
             in_borough = in_borough & ~zip_number.between(int(low), int(high))
-        branch_condition = F.coalesce(in_borough, F.lit(False))
+        condition = F.coalesce(in_borough, F.lit(False))
         from_zip = (
-            F.when(branch_condition, F.lit(borough))
+            F.when(condition, F.lit(borough))
             if from_zip is None
-            else from_zip.when(branch_condition, F.lit(borough))
+            else from_zip.when(condition, F.lit(borough))
         )
     queens = [str(z) for z in params.get("queens_zips", [])]
     if queens:
@@ -403,19 +405,30 @@ def recover_borough(df: DataFrame, params: Mapping[str, Any]) -> tuple[Column, C
             if from_zip is None
             else from_zip.when(condition, F.lit("QUEENS"))
         )
-    zip_borough = from_zip if from_zip is not None else F.lit(None).cast("string")
     city_key = F.upper(F.regexp_replace(F.trim(F.col("city")), "\\s+", " "))
-    city_borough = _map_lookup(
-        {str(k).upper(): str(v) for k, v in params.get("city_names", {}).items()}, city_key
+    city_names = {str(k).upper(): str(v) for k, v in params.get("city_names", {}).items()}
+    candidates = df.select(
+        "*",
+        F.when(F.col("borough").isin(valid), F.col("borough")).alias("_borough_source"),
+        (from_zip if from_zip is not None else F.lit(None).cast("string")).alias("_borough_zip"),
+        _map_lookup(city_names, city_key).alias("_borough_city"),
     )
-    borough = F.coalesce(source, zip_borough, city_borough, F.lit("UNSPECIFIED"))
-    origin = (
-        F.when(source.isNotNull(), F.lit("source"))
-        .when(zip_borough.isNotNull(), F.lit("zip"))
-        .when(city_borough.isNotNull(), F.lit("city"))
-        .otherwise(F.lit("unspecified"))
+    source, by_zip, by_city = (
+        F.col("_borough_source"),
+        F.col("_borough_zip"),
+        F.col("_borough_city"),
     )
-    return borough, origin
+    return (
+        candidates.withColumn("borough", F.coalesce(source, by_zip, by_city, F.lit("UNSPECIFIED")))
+        .withColumn(
+            "borough_recovered_from",
+            F.when(source.isNotNull(), F.lit("source"))
+            .when(by_zip.isNotNull(), F.lit("zip"))
+            .when(by_city.isNotNull(), F.lit("city"))
+            .otherwise(F.lit("unspecified")),
+        )
+        .drop("_borough_source", "_borough_zip", "_borough_city")
+    )
 
 
 def normalize_address(address: Column, abbreviations: Mapping[str, str]) -> Column:
@@ -479,47 +492,52 @@ def enrich_311(checked: DataFrame, params: Mapping[str, Any], run: Mapping[str, 
     from pyspark.sql import functions as F
 
     as_of = _as_of_literal(run)
-    status = standardize_status(F.col("status"), params["status"])
+    # Built in steps that refer to earlier columns by name, so no expression is inlined twice.
+    with_status = checked.withColumn(
+        "status", standardize_status(F.col("status"), params["status"])
+    )
     created = F.col("created_date")
     resolution = F.col("resolution_action_updated_date")
-    inferred = (
+    inferred = F.coalesce(
         F.col("closed_date").isNull()
-        & (status == F.lit("CLOSED"))
+        & (F.col("status") == F.lit("CLOSED"))
         & resolution.isNotNull()
         & (resolution >= created)
-        & (resolution <= as_of)
+        & (resolution <= as_of),
+        F.lit(False),
     )
-    inferred = F.coalesce(inferred, F.lit(False))
-    closed = F.when(inferred, resolution).otherwise(F.col("closed_date"))
+    with_closed = with_status.withColumn("is_closed_date_inferred", inferred).withColumn(
+        "closed_date",
+        F.when(F.col("is_closed_date_inferred"), resolution).otherwise(F.col("closed_date")),
+    )
+    closed = F.col("closed_date")
     response_hours = F.when(
         closed.isNotNull() & ~F.col("has_invalid_closed_date") & ~F.col("has_future_closed_date"),
         ((F.unix_timestamp(closed) - F.unix_timestamp(created)) / F.lit(3600.0)).cast("double"),
     )
-    borough, borough_origin = recover_borough(checked, params["borough"])
     abbreviations = params.get("address_abbreviations", {})
-    canonical = canonical_complaint_type(
-        F.col("complaint_type_raw"), params["complaint_types"].get("aliases", {})
-    )
+    complaint_types = params["complaint_types"]
     day_of_week = ((F.dayofweek(created) + F.lit(5)) % F.lit(7) + F.lit(1)).cast("int")
-    return (
-        checked.withColumn("status", status)
-        .withColumn("is_closed_date_inferred", inferred)
-        .withColumn("closed_date", closed)
-        .withColumn("is_closed", status == F.lit("CLOSED"))
-        .withColumn("response_time_hours", response_hours)
-        .withColumn("borough_recovered_from", borough_origin)
-        .withColumn("borough", borough)
-        .withColumn("incident_address", normalize_address(F.col("incident_address"), abbreviations))
-        .withColumn("street_name", normalize_address(F.col("street_name"), abbreviations))
-        .withColumn("complaint_type", canonical)
-        .withColumn("complaint_category", complaint_category(canonical, params["complaint_types"]))
-        .withColumn("created_date_only", F.to_date(created))
-        .withColumn("created_year", F.year(created).cast("int"))
-        .withColumn("created_month_num", F.month(created).cast("int"))
-        .withColumn("created_day_of_week", day_of_week)
-        .withColumn("created_hour", F.hour(created).cast("int"))
-        .withColumn("created_month", F.date_format(created, "yyyy-MM"))
+    described = with_closed.select(
+        *[c for c in with_closed.columns if c not in ("incident_address", "street_name")],
+        (F.col("status") == F.lit("CLOSED")).alias("is_closed"),
+        response_hours.alias("response_time_hours"),
+        normalize_address(F.col("incident_address"), abbreviations).alias("incident_address"),
+        normalize_address(F.col("street_name"), abbreviations).alias("street_name"),
+        canonical_complaint_type(
+            F.col("complaint_type_raw"), complaint_types.get("aliases", {})
+        ).alias("complaint_type"),
+        F.to_date(created).alias("created_date_only"),
+        F.year(created).cast("int").alias("created_year"),
+        F.month(created).cast("int").alias("created_month_num"),
+        day_of_week.alias("created_day_of_week"),
+        F.hour(created).cast("int").alias("created_hour"),
+        F.date_format(created, "yyyy-MM").alias("created_month"),
     )
+    categorized = described.withColumn(
+        "complaint_category", complaint_category(F.col("complaint_type"), complaint_types)
+    )
+    return recover_borough(categorized, params["borough"])
 
 
 # --------------------------------------------------------------------------------------------

@@ -32,12 +32,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             node(
                 nodes.clean_311_base,
                 inputs=["nyc311_bronze_increment", "params:silver.nyc311"],
-                outputs="nyc311_silver_base",
+                outputs="silver.nyc311_increment_base",
                 name="clean_311_base",
             ),
             node(
                 nodes.check_311_quality,
-                inputs=["nyc311_silver_base", "params:silver.nyc311", "silver_run"],
+                inputs=["silver.nyc311_increment_base", "params:silver.nyc311", "silver_run"],
                 outputs=["nyc311_silver_checked", "silver.nyc311_quarantine", "nyc311_dq_records"],
                 name="check_311_quality",
             ),
@@ -70,12 +70,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             node(
                 nodes.clean_911_base,
                 inputs=["nyc911_bronze_increment", "params:silver.nyc911"],
-                outputs="nyc911_silver_base",
+                outputs="silver.nyc911_increment_base",
                 name="clean_911_base",
             ),
             node(
                 nodes.check_911_quality,
-                inputs=["nyc911_silver_base", "params:silver.nyc911", "silver_run"],
+                inputs=["silver.nyc911_increment_base", "params:silver.nyc911", "silver_run"],
                 outputs=["nyc911_silver_checked", "silver.nyc911_quarantine", "nyc911_dq_records"],
                 name="check_911_quality",
             ),
