@@ -659,7 +659,7 @@ def _month_311(
     loaded_at = created + rng.integers(3600, 30 * 3600, n)
     last_change = np.maximum(np.maximum(action, np.where(still_open, created, closed)), created)
     last_change = np.minimum(last_change, np.maximum(snapshot, created))
-    updated_at = np.maximum(last_change + rng.integers(1800, 36 * 3600, n), loaded_at)
+    updated_at = np.maximum(last_change + rng.integers(1800, 36 * 3600, n), loaded_at + 60)
     cols["_socrata_created_at"] = _utc_z(loaded_at)
     cols["_socrata_id"] = _socrata_row_ids(keys, seed)
     cols["_socrata_updated_at"] = _utc_z(updated_at)
@@ -669,6 +669,7 @@ def _month_311(
     # A re-sent request: the first fetch saw an earlier, open version (kept at the request's
     # place in created order); the final version comes again later with the same key and :id.
     resent = (rng.random(n) < defects.resent) & ~still_open & ~before_created & ~in_future
+    resent &= ~closed_missing
     table = final
     if resent.any():
         first_update = np.minimum(loaded_at + rng.integers(60, 3600, n), updated_at - 60)

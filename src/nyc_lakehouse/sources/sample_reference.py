@@ -431,7 +431,7 @@ EVENTS: tuple[tuple[str, str, str, float], ...] = (
 YEARLY_GROWTH = 0.04
 # COVID: lockdown from 2020-03-16, lowest until 2020-05-31, back to normal by 2021-06-30.
 COVID_START, COVID_TROUGH_END, COVID_RECOVERED = "2020-03-16", "2020-05-31", "2021-06-30"
-COVID_FACTORS = {"office": 0.5, "street": 0.7, "home": 1.3}  # multiplier at the trough
+COVID_FACTORS = {"office": 0.45, "street": 0.6, "home": 1.1}  # multiplier at the trough
 
 CHANNELS = (("PHONE", 0.40), ("ONLINE", 0.24), ("MOBILE", 0.28), ("UNKNOWN", 0.08))
 OPEN_STATUSES = (("In Progress", 0.45), ("Open", 0.35), ("Assigned", 0.12), ("Pending", 0.08))
