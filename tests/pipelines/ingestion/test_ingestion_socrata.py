@@ -282,7 +282,13 @@ def test_backfill_progress_is_logged_with_batches_rows_and_eta(socrata_server, z
     caplog.set_level(logging.INFO, logger="nyc_lakehouse")
     land_batches(
         zone,
-        api_params(socrata_server, mode="backfill", start="2024-01-01", end="2024-02-29"),
+        api_params(
+            socrata_server,
+            mode="backfill",
+            start="2024-01-01",
+            end="2024-02-29",
+            progress_log_seconds=0,  # a line for every page, for the test
+        ),
         None,
     )
     lines = [r.getMessage() for r in caplog.records if "nyc311 backfill:" in r.getMessage()]

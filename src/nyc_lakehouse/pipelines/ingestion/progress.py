@@ -52,11 +52,14 @@ class Progress:
         stream = stream or sys.stderr
         is_tty = force_tty if force_tty is not None else _isatty(stream)
         self._bar: Any = None
+        # Without a total of rows (or bytes), the bar counts batches, which are known upfront.
+        self._bar_counts_batches = total is None and total_batches is not None
         if is_tty:
+            bar_unit = "batch" if self._bar_counts_batches else unit.removesuffix("s")
             self._bar = tqdm(
-                total=total,
-                unit=unit[:-1] if unit.endswith("s") else unit,
-                unit_scale=True,
+                total=total_batches if self._bar_counts_batches else total,
+                unit=bar_unit,
+                unit_scale=not self._bar_counts_batches,
                 desc=description,
                 file=stream,
                 dynamic_ncols=True,
@@ -69,10 +72,9 @@ class Progress:
         self.rows += amount if rows is None else rows
         self.batches += batches
         if self._bar is not None:
-            self._bar.update(amount)
-            if batches:
-                self._refresh_postfix()
-        elif batches or time.monotonic() - self._last_log >= self._log_every:
+            self._bar.update(batches if self._bar_counts_batches else amount)
+            self._refresh_postfix()
+        elif time.monotonic() - self._last_log >= self._log_every:
             self._log()
 
     def close(self) -> None:
@@ -104,19 +106,27 @@ class Progress:
         parts.append(f"{rate:,.0f} rows/s,")
         if final:
             parts.append(f"took {_format_duration(elapsed)}")
-        elif self.total and self.done:
-            remaining = elapsed * (self.total - self.done) / self.done
-            parts.append(f"ETA {_format_duration(remaining)}")
+        elif self._fraction_done() > 0:
+            fraction = self._fraction_done()
+            parts.append(f"ETA {_format_duration(elapsed * (1 - fraction) / fraction)}")
         else:
             parts.append("ETA unknown")
         return " ".join(parts)
 
+    def _fraction_done(self) -> float:
+        if self.total:
+            return min(1.0, self.done / self.total)
+        if self.total_batches:
+            return min(1.0, self.batches / self.total_batches)
+        return 0.0
+
     def _refresh_postfix(self) -> None:
-        total = f"/{self.total_batches}" if self.total_batches is not None else ""
-        postfix = {"batches": f"{self.batches}{total}"}
-        if self.unit != "rows":
-            postfix["rows"] = f"{self.rows:,}"
-        self._bar.set_postfix(postfix, refresh=True)
+        if self._bar_counts_batches or self.unit != "rows":
+            postfix = {"rows": f"{self.rows:,}"}
+        else:
+            total = f"/{self.total_batches}" if self.total_batches is not None else ""
+            postfix = {"batches": f"{self.batches}{total}"}
+        self._bar.set_postfix(postfix, refresh=False)
 
     def _log(self, final: bool = False) -> None:
         self._last_log = time.monotonic()

@@ -1,0 +1,80 @@
+"""``kedro run --pipeline ingestion`` for real (a subprocess), against the local test server."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from conftest import PROJECT_ROOT, landed_ids
+from fixtures.socrata_server import make_311_records
+from nyc_lakehouse.landing import LandingZone
+from nyc_lakehouse.pipelines.ingestion.progress import Progress
+
+SECRET = "app-token-SECRET-0123456789"
+
+
+@pytest.mark.slow
+def test_kedro_run_with_the_documented_params_lands_the_server_records(socrata_server, tmp_path):
+    records = make_311_records(250)  # updated in the last days: inside the first-run lookback
+    socrata_server.fixture.datasets["erm2-nwe9"] = records
+    socrata_server.fixture.fault_on(3, kind="throttle", retry_after="0")
+    socrata_server.fixture.fault_on(5, kind="truncated")
+    data_root = tmp_path / "data"
+    env = {
+        **os.environ,
+        "NYC_LAKEHOUSE_DATA_ROOT": str(data_root),
+        "NYC_OPEN_DATA_APP_TOKEN": SECRET,
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+    }
+    params = (
+        "nyc311.ingestion.source=socrata,"
+        f"nyc311.ingestion.base_url={socrata_server.base_url},"
+        "nyc311.ingestion.page_size=100"
+    )
+    # exactly the issue's command; nyc911 keeps its default source (the bundled sample)
+    result = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--pipeline", "ingestion", "--params", params],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+
+    zone = LandingZone(str(data_root / "landing"))
+    assert Counter(landed_ids(zone, "nyc311")) == Counter(r[":id"] for r in records)
+    assert {p.query["$limit"] for p in socrata_server.fixture.page_requests()} == {"100"}
+    assert {r.app_token for r in socrata_server.fixture.requests} == {SECRET}
+    assert SECRET not in output  # not in any log line
+    for path in data_root.rglob("*.json"):
+        assert SECRET not in path.read_text()
+    summary = json.loads((data_root / "landing" / "_runs" / "nyc311.json").read_text())
+    assert summary["source"] == "socrata" and summary["rows_landed"] == 250
+    assert zone.batches("nyc911") and all(
+        b.manifest["source"] == "sample" for b in zone.batches("nyc911")
+    )
+    assert "nyc311: landed 1 batch(es), 250 rows" in output
+
+
+def test_progress_bar_on_a_terminal_shows_rows_batches_and_eta():
+    stream = io.StringIO()
+    with Progress(
+        "nyc311 backfill", total=1000, total_batches=4, stream=stream, force_tty=True
+    ) as bar:
+        for _ in range(4):
+            bar.advance(250, batches=1)
+    text = stream.getvalue()
+    assert "nyc311 backfill" in text and "1.00k/1.00k" in text and "batches=4/4" in text
+    stream = io.StringIO()
+    with Progress("nyc311 sample", total_batches=3, stream=stream, force_tty=True) as bar:
+        bar.advance(500, batches=1)
+    assert "1/3" in stream.getvalue() and "rows=500" in stream.getvalue()
