@@ -206,17 +206,24 @@ def synthetic_silver_311(
     boroughs = list(BOROUGH_ZIPS)
     borough = rng.choice(boroughs, rows)
     zips = np.array([rng.choice(BOROUGH_ZIPS[b][0]) for b in borough])
-    created = pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, days * 86400, rows), unit="s")
+    # instants in UTC shown in New York time: no DST-gap (non-existent) local times
+    created = (
+        pd.Series(
+            pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, days * 86400, rows), unit="s")
+        )
+        .dt.tz_localize("UTC")
+        .dt.tz_convert("America/New_York")
+    )
     hours = rng.gamma(1.2, 40.0, rows)
     closed_mask = rng.random(rows) < 0.85
-    closed = created + pd.to_timedelta(np.where(closed_mask, hours, 0) * 3600, unit="s")
+    closed = created + pd.to_timedelta(np.where(closed_mask, hours, 0) * 3600, unit="s").values
     lat = np.array([BOROUGH_ZIPS[b][1] for b in borough]) + rng.normal(0, 0.01, rows)
     lon = np.array([BOROUGH_ZIPS[b][2] for b in borough]) + rng.normal(0, 0.01, rows)
     frame = pd.DataFrame(
         {
             "unique_key": np.arange(1, rows + 1, dtype="int64") + 50_000_000,
             "created_date": created,
-            "closed_date": pd.Series(closed).where(closed_mask),
+            "closed_date": closed.where(closed_mask),
             "agency": agency,
             "agency_name": [AGENCIES[a][0] for a in agency],
             "complaint_type": complaint,
