@@ -222,3 +222,9 @@ def test_mlflow_uses_the_workspace_and_unity_catalog_registry(databricks_config,
     for key in ("disable_tracking", "run", "params"):
         assert mlflow["tracking"][key] == base["tracking"][key], f"tracking.{key} drifted"
     assert set(mlflow) >= set(base) - {"ui"}
+    # kedro-mlflow accepts the file as it stands (its own schema, unknown keys forbidden).
+    from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig, _validate_uri
+
+    config = KedroMlflowConfig(**mlflow)
+    assert _validate_uri(str(PROJECT_ROOT), config.server.mlflow_tracking_uri) == "databricks"
+    assert _validate_uri(str(PROJECT_ROOT), config.server.mlflow_registry_uri) == "databricks-uc"
