@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -153,7 +154,7 @@ def test_a_short_page_before_the_expected_count_is_retried_not_trusted(server_wi
 
 
 def test_the_app_token_is_sent_as_a_header_and_never_shown(server_with_records, caplog):
-    secret = "tok-SECRET-1234567890"
+    secret = f"planted-{uuid.uuid4().hex}"
     server_with_records.fixture.fault_on(2, kind="error")  # makes the client log a retry
     caplog.set_level(logging.DEBUG)
     with client_for(server_with_records, app_token=AppToken(secret)) as client:
@@ -172,7 +173,7 @@ def test_the_app_token_is_sent_as_a_header_and_never_shown(server_with_records, 
 
 
 def test_the_app_token_is_not_in_errors(server_with_records):
-    secret = "tok-SECRET-abcdef"
+    secret = f"planted-{uuid.uuid4().hex}"
     server_with_records.fixture.fault_on(*range(1, 10), kind="error")
     with (
         client_for(server_with_records, app_token=AppToken(secret)) as client,

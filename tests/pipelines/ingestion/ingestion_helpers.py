@@ -1,4 +1,4 @@
-"""Fixtures of the ingestion tests: the project's real parameters, a landing zone, crash points."""
+"""Helpers of the ingestion tests: the project's real parameters, landed rows, crash points."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pytest
 import yaml
 
-from fixtures.socrata_server import (  # noqa: F401 (pytest fixture)
-    SocrataTestServer,
-    socrata_server,
-)
+from fixtures.socrata_server import SocrataTestServer
 from nyc_lakehouse.landing import LandingZone
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -69,8 +65,3 @@ class CrashingZone(LandingZone):
         if name == self.crash_on_state:
             raise SimulatedCrash(f"simulated crash before writing {dataset}/{name}")
         super().write_state(dataset, name, state)
-
-
-@pytest.fixture
-def zone(tmp_path: Path) -> LandingZone:
-    return LandingZone(str(tmp_path / "landing"))

@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pyarrow as pa
 import pytest
+from ingestion_helpers import CrashingZone, SimulatedCrash, api_params, landed_table, project_params
 
-from conftest import CrashingZone, SimulatedCrash, api_params, landed_table, project_params
 from fixtures.export_writer import write_311_export
 from fixtures.socrata_server import make_311_records
 from nyc_lakehouse.landing import LandingZone

@@ -11,14 +11,14 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-
-from conftest import (
+from ingestion_helpers import (
     CrashingZone,
     SimulatedCrash,
     api_params,
     landed_ids,
     landed_table,
 )
+
 from fixtures.socrata_server import make_311_records, make_911_records
 from nyc_lakehouse.pipelines.ingestion.nodes import (
     MonthWindow,
