@@ -148,7 +148,7 @@ def test_broken_fixture_fails_the_named_test(
     assert (result["status"], result["failed_count"]) == ("fail", failed_count)
     with pytest.raises(GoldDataTestError) as raised:
         nodes.enforce_gold_data_tests(results)
-    assert f"{failing_test} on {table}: {failed_count} failing rows" in str(raised.value)
+    assert f"{failing_test} on {table}: {failed_count} failing row(s)" in str(raised.value)
 
 
 def test_a_test_that_cannot_run_is_an_error_not_a_pass(spark, gold_tables):

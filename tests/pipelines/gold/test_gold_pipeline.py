@@ -57,8 +57,8 @@ def test_failing_data_test_fails_the_run_after_writing_results(
     with pytest.raises(GoldDataTestError) as raised:
         SequentialRunner().run(create_pipeline(), project_catalog())
     message = str(raised.value)
-    assert "fact_311__unique_key__unique on fact_311: 1 failing rows" in message
-    assert "fact_311__response_time_hours__not_negative on fact_311: 1 failing rows" in message
+    assert "fact_311__unique_key__unique on fact_311: 1 failing row(s)" in message
+    assert "fact_311__response_time_hours__not_negative on fact_311: 1 failing row(s)" in message
     results = spark.read.format("delta").load(str(data_root / "monitoring" / "gold_test_results"))
     failed = {r["test_name"]: r["failed_count"] for r in results.where("status = 'fail'").collect()}
     assert failed["fact_311__unique_key__unique"] == 1

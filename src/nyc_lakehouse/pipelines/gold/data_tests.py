@@ -228,7 +228,7 @@ def raise_on_blocking_failures(results: list[Mapping[str, Any]]) -> None:
     lines = [
         f"  - {r['test_name']} on {r['table_name']}: "
         + (
-            f"{r['failed_count']} failing rows of {r['total_count']}"
+            f"{r['failed_count']} failing row(s) of {r['total_count']}"
             if r["status"] == "fail"
             else f"could not run ({r['error']})"
         )

@@ -102,7 +102,7 @@ _register(
             "is_holiday": "A US federal or New York State holiday (observed days included), from the `holidays` package.",
             "is_federal_holiday": "A US federal holiday (observed days included).",
             "holiday_name": "Holiday name(s), null on ordinary days.",
-            "covid_period": "pre (before peak_start), peak (peak_start..peak_end inclusive) or post, from parameters `gold.covid_periods`.",
+            "covid_period": "pre (before peak_start), peak (peak_start..peak_end inclusive) or post, from parameters `gold.calendar.covid_periods`.",
         },
         tests=(
             *_key_tests("dim_date", "date_key"),
@@ -584,7 +584,7 @@ _register(
         columns={
             "complaint_type": "Canonical complaint type or ALL.",
             "borough": "Borough or ALL.",
-            "covid_period": "pre, peak or post (boundaries in parameters `gold.covid_periods`).",
+            "covid_period": "pre, peak or post (boundaries in parameters `gold.calendar.covid_periods`).",
             "period_start": "First day of the period covered by the data.",
             "period_end": "Last day of the period covered by the data.",
             "days_observed": "Days of the period inside the data range.",
