@@ -88,3 +88,22 @@ def land(zone: LandingZone) -> LandFn:
         )
 
     return _land
+
+
+@pytest.fixture
+def run_bronze(data_root: Path) -> Callable[..., None]:
+    """Run the bronze pipeline (or a part of it) with SequentialRunner on a fresh real catalog."""
+    from kedro.runner import SequentialRunner
+
+    from nyc_lakehouse.pipelines.bronze.pipeline import create_pipeline
+
+    def _run(pipeline: Any = None) -> None:
+        SequentialRunner().run(pipeline or create_pipeline(), bronze_catalog())
+
+    return _run
+
+
+@pytest.fixture
+def make_catalog(data_root: Path) -> Callable[[], Any]:
+    """Build the real bronze catalog (paths under the test's data root)."""
+    return bronze_catalog

@@ -248,7 +248,18 @@ def read_landing_files(plan: Mapping[str, Any], bronze_table: DataFrame | None) 
         len(new),
         f"{sum(int(f['rows']) for f in new):,}",
     )
-    return data.select(*[_column_or_null(data, c) for c in order])
+    return _with_plain_schema(data.select(*[_column_or_null(data, c) for c in order]))
+
+
+def _with_plain_schema(data: DataFrame) -> DataFrame:
+    """The same rows under a schema declared from DDL (all columns nullable).
+
+    Sail 0.7.2: a Delta table first written from literal columns (``F.lit``: not nullable, no
+    field metadata) silently ignores ``mergeSchema`` on later appends, so a new source column
+    would be dropped. Declaring the schema through an empty DataFrame avoids it.
+    """
+    ddl = ", ".join(f"`{name}` {kind}" for name, kind in data.dtypes)
+    return engine.get_spark().createDataFrame([], ddl).unionByName(data)
 
 
 def _column_order(incoming: Iterable[str], existing: Iterable[str]) -> list[str]:
