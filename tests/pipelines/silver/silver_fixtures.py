@@ -169,3 +169,9 @@ def read_table(spark, data_root: Path, table: str) -> list[dict[str, Any]]:
         for row in spark.read.format("delta").load(str(data_root / schema / name)).collect()
     ]
     return sorted(rows, key=lambda row: repr(sorted(row.items(), key=lambda kv: kv[0])))
+
+
+def materialize(spark, df, path: Path):
+    """Write a stage's output to Delta and read it back, as the pipeline persists the base stage."""
+    df.write.format("delta").mode("overwrite").save(str(path))
+    return spark.read.format("delta").load(str(path))

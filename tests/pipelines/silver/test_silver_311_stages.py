@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from silver_fixtures import good_request
+from silver_fixtures import good_request, materialize
 
 from nyc_lakehouse.pipelines.silver import nodes
 
@@ -64,7 +64,7 @@ def test_base_stage_types_names_and_placeholders(spark, bronze_311, silver_param
     assert bad_key["incident_zip"] == "10033"
 
 
-def test_flags_enrichment_and_final(spark, bronze_311, silver_params, run_context):
+def test_flags_enrichment_and_final(spark, bronze_311, silver_params, run_context, tmp_path):
     params = silver_params["nyc311"]
     bronze = bronze_311(
         [
@@ -98,7 +98,7 @@ def test_flags_enrichment_and_final(spark, bronze_311, silver_params, run_contex
             good_request(5, closed_date="2009-12-31T00:00:00.000", incident_zip="07030"),
         ]
     )
-    base = nodes.clean_311_base(bronze, params)
+    base = materialize(spark, nodes.clean_311_base(bronze, params), tmp_path / "base")
     passed, quarantine, records = nodes.check_311_quality(base, params, run_context)
     assert quarantine.count() == 0
     assert {r["rule_name"] for r in records} == {r["name"] for r in params["rules"]}
@@ -151,7 +151,9 @@ def test_flags_enrichment_and_final(spark, bronze_311, silver_params, run_contex
     assert five["incident_zip"] == "07030" and not five["has_valid_zip"]  # 5 digits, not NYC
 
 
-def test_final_keeps_latest_version_per_key(spark, bronze_311, silver_params, run_context):
+def test_final_keeps_latest_version_per_key(
+    spark, bronze_311, silver_params, run_context, tmp_path
+):
     params = silver_params["nyc311"]
     bronze = bronze_311(
         [
@@ -160,7 +162,7 @@ def test_final_keeps_latest_version_per_key(spark, bronze_311, silver_params, ru
             good_request(7, status="Assigned", _socrata_updated_at="2024-05-27T09:00:00.000Z"),
         ]
     )
-    base = nodes.clean_311_base(bronze, params)
+    base = materialize(spark, nodes.clean_311_base(bronze, params), tmp_path / "base")
     passed, _, _ = nodes.check_311_quality(base, params, run_context)
     final = nodes.finalize_311(nodes.enrich_311(passed, params, run_context), run_context)
     rows = final.collect()

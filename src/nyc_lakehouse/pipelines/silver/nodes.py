@@ -168,62 +168,67 @@ def clean_311_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
     missing = [f for f in NYC311_FIELDS if f not in bronze.columns]
     if missing:
         logger.warning("Bronze 311 lacks columns %s: they are null in silver", missing)
-
-    cleaned = {
-        name: parsers.clean_string(_source_column(bronze, name), placeholders)
-        for name in NYC311_FIELDS
-    }
-    typed: dict[str, Column] = {}
-    errors: dict[str, tuple[Column, Column]] = {}
-    for name in NYC311_FIELDS:
-        raw = cleaned[name]
-        if name in NYC311_DROPPED_FIELDS:
-            continue
-        if name == "unique_key":
-            typed[name] = parsers.parse_bigint(raw)
-        elif name in NYC311_TIMESTAMP_FIELDS:
-            typed[name] = parsers.parse_timestamp(raw)
-        elif name in NYC311_DOUBLE_FIELDS:
-            typed[name] = parsers.parse_double(raw)
-        elif name == "incident_zip":
-            typed[name] = parsers.parse_zip(raw)
-        elif name in NYC311_UPPER_FIELDS:
-            typed[name] = F.upper(raw)
-        else:
-            typed[name] = raw
-        if name in ("unique_key", "incident_zip", *NYC311_TIMESTAMP_FIELDS, *NYC311_DOUBLE_FIELDS):
-            errors[name] = (raw, typed[name])
-
-    updated_raw = parsers.clean_string(_source_column(bronze, "_socrata_updated_at"))
-    socrata_updated_at = parsers.parse_timestamp(updated_raw)
-    errors["_socrata_updated_at"] = (updated_raw, socrata_updated_at)
-    # Bulk exports carry no :updated_at; the reference pipelines' version stamp (the latest of
-    # the request's own dates) is the fallback, so the merge still has an order.
-    source_updated_at = F.coalesce(
-        socrata_updated_at,
-        F.greatest(
-            typed["created_date"], typed["closed_date"], typed["resolution_action_updated_date"]
+    # Three selects that refer to the previous one's columns by name: each parse expression is
+    # built once (see parsers' module doc on plan growth).
+    kept = [f for f in NYC311_FIELDS if f not in NYC311_DROPPED_FIELDS]
+    cleaned = bronze.select(
+        *[parsers.clean_string(_source_column(bronze, f), placeholders).alias(f) for f in kept],
+        parsers.clean_string(_source_column(bronze, "_socrata_updated_at")).alias(
+            "_socrata_updated_at"
         ),
-    )
-
-    columns: list[Column] = [
-        typed["unique_key"].alias("unique_key"),
-        cleaned["unique_key"].alias("source_unique_key"),
-    ]
-    for name in NYC311_FIELDS:
-        if name in NYC311_DROPPED_FIELDS or name == "unique_key":
-            continue
-        alias = "complaint_type_raw" if name == "complaint_type" else name
-        columns.append(typed[name].alias(alias))
-    columns += [
-        source_updated_at.alias("source_updated_at"),
-        parsers.parse_errors(errors).alias("parse_errors"),
         _source_column(bronze, "_socrata_id").alias("_socrata_id"),
         F.col("_ingested_at").cast("timestamp").alias("_ingested_at"),
         F.col("_source_file").cast("string").alias("_source_file"),
         F.col("_batch_id").cast("string").alias("_batch_id"),
+    )
+    checked_fields = ("unique_key", "incident_zip", *NYC311_TIMESTAMP_FIELDS, *NYC311_DOUBLE_FIELDS)
+    typed_columns: list[Column] = []
+    for name in kept:
+        raw = F.col(name)
+        if name == "unique_key":
+            typed = parsers.parse_bigint(raw)
+        elif name in NYC311_TIMESTAMP_FIELDS:
+            typed = parsers.parse_timestamp(raw)
+        elif name in NYC311_DOUBLE_FIELDS:
+            typed = parsers.parse_double(raw)
+        elif name == "incident_zip":
+            typed = parsers.parse_zip(raw)
+        elif name in NYC311_UPPER_FIELDS:
+            typed = F.upper(raw)
+        else:
+            typed = raw
+        alias = "complaint_type_raw" if name == "complaint_type" else name
+        typed_columns.append(typed.alias(alias))
+    typed = cleaned.select(
+        *typed_columns,
+        F.col("unique_key").alias("source_unique_key"),
+        *[F.col(f).alias(f"_raw_{f}") for f in checked_fields],
+        F.col("_socrata_updated_at").alias("_raw__socrata_updated_at"),
+        parsers.parse_timestamp(F.col("_socrata_updated_at")).alias("_socrata_updated_at"),
+        "_socrata_id",
+        "_ingested_at",
+        "_source_file",
+        "_batch_id",
+    )
+    errors = {f: (F.col(f"_raw_{f}"), F.col(f)) for f in (*checked_fields, "_socrata_updated_at")}
+    # Bulk exports carry no :updated_at; the reference pipelines' version stamp (the latest of
+    # the request's own dates) is the fallback, so the merge still has an order.
+    source_updated_at = F.coalesce(
+        F.col("_socrata_updated_at"),
+        F.greatest("created_date", "closed_date", "resolution_action_updated_date"),
+    )
+    order = ["unique_key", "source_unique_key"] + [
+        "complaint_type_raw" if f == "complaint_type" else f for f in kept if f != "unique_key"
     ]
-    return bronze.select(*columns)
+    return typed.select(
+        *order,
+        source_updated_at.alias("source_updated_at"),
+        parsers.parse_errors(errors).alias("parse_errors"),
+        "_socrata_id",
+        "_ingested_at",
+        "_source_file",
+        "_batch_id",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,7 +271,7 @@ def add_311_flags(base: DataFrame, params: Mapping[str, Any], as_of: Column) -> 
     closed, created = F.col("closed_date"), F.col("created_date")
     invalid_closed = closed.isNotNull() & (
         (created.isNotNull() & (closed < created))
-        | (F.year(closed) < F.lit(int(params["min_closed_year"])))
+        | (F.year(parsers.in_session_time_zone(closed)) < F.lit(int(params["min_closed_year"])))
     )
     tolerance_days = int(params["future_closed_tolerance_days"])
     future_closed = closed.isNotNull() & (
@@ -517,9 +522,18 @@ def enrich_311(checked: DataFrame, params: Mapping[str, Any], run: Mapping[str, 
     )
     abbreviations = params.get("address_abbreviations", {})
     complaint_types = params["complaint_types"]
-    day_of_week = ((F.dayofweek(created) + F.lit(5)) % F.lit(7) + F.lit(1)).cast("int")
+    # Calendar fields in New York time, whatever the engine did with the stored time zone.
+    local_created = F.col("_created_local")
+    day_of_week = ((F.dayofweek(local_created) + F.lit(5)) % F.lit(7) + F.lit(1)).cast("int")
+    with_closed = with_closed.withColumn(
+        "_created_local", parsers.in_session_time_zone(F.col("created_date"))
+    )
     described = with_closed.select(
-        *[c for c in with_closed.columns if c not in ("incident_address", "street_name")],
+        *[
+            c
+            for c in with_closed.columns
+            if c not in ("incident_address", "street_name", "_created_local")
+        ],
         (F.col("status") == F.lit("CLOSED")).alias("is_closed"),
         response_hours.alias("response_time_hours"),
         normalize_address(F.col("incident_address"), abbreviations).alias("incident_address"),
@@ -527,12 +541,12 @@ def enrich_311(checked: DataFrame, params: Mapping[str, Any], run: Mapping[str, 
         canonical_complaint_type(
             F.col("complaint_type_raw"), complaint_types.get("aliases", {})
         ).alias("complaint_type"),
-        F.to_date(created).alias("created_date_only"),
-        F.year(created).cast("int").alias("created_year"),
-        F.month(created).cast("int").alias("created_month_num"),
+        F.to_date(local_created).alias("created_date_only"),
+        F.year(local_created).cast("int").alias("created_year"),
+        F.month(local_created).cast("int").alias("created_month_num"),
         day_of_week.alias("created_day_of_week"),
-        F.hour(created).cast("int").alias("created_hour"),
-        F.date_format(created, "yyyy-MM").alias("created_month"),
+        F.hour(local_created).cast("int").alias("created_hour"),
+        F.date_format(local_created, "yyyy-MM").alias("created_month"),
     )
     categorized = described.withColumn(
         "complaint_category", complaint_category(F.col("complaint_type"), complaint_types)
@@ -629,39 +643,61 @@ def clean_911_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
 
     placeholders = params.get("null_placeholders", [])
     minute_prefixes = list(params.get("minute_column_prefixes", ["average_"]))
-    cleaned = {
-        name: parsers.clean_string(_source_column(bronze, name), placeholders)
-        for name in NYC911_FIELDS
-    }
-    week = parsers.parse_date(cleaned["week_start_date"])
-    count = parsers.parse_bigint(cleaned["of_incidents_calculated"])
-    errors: dict[str, tuple[Column, Column]] = {
-        "week_start_date": (cleaned["week_start_date"], week),
-        "of_incidents_calculated": (cleaned["of_incidents_calculated"], count),
-    }
-    durations: list[Column] = []
-    for field in NYC911_DURATION_FIELDS:
-        seconds = duration_seconds(cleaned[field], field, minute_prefixes)
-        errors[field] = (cleaned[field], seconds)
-        durations.append(seconds.alias(f"{field}_seconds"))
-    updated_raw = parsers.clean_string(_source_column(bronze, "_socrata_updated_at"))
-    socrata_updated_at = parsers.parse_timestamp(updated_raw)
-    errors["_socrata_updated_at"] = (updated_raw, socrata_updated_at)
-    incident_type = F.regexp_replace(cleaned["final_incident_type"], "\\s+", " ")
-    return bronze.select(
-        week.alias("week_start_date"),
-        normalize_agency(cleaned["agency"], params.get("agency_aliases", {})).alias("agency"),
-        incident_type.alias("incident_type"),
-        count.alias("incident_count"),
-        *durations,
-        F.coalesce(socrata_updated_at, F.col("_ingested_at").cast("timestamp")).alias(
-            "source_updated_at"
+    cleaned = bronze.select(
+        *[
+            parsers.clean_string(_source_column(bronze, f), placeholders).alias(f)
+            for f in NYC911_FIELDS
+        ],
+        parsers.clean_string(_source_column(bronze, "_socrata_updated_at")).alias(
+            "_socrata_updated_at"
         ),
-        parsers.parse_errors(errors).alias("parse_errors"),
         _source_column(bronze, "_socrata_id").alias("_socrata_id"),
         F.col("_ingested_at").cast("timestamp").alias("_ingested_at"),
         F.col("_source_file").cast("string").alias("_source_file"),
         F.col("_batch_id").cast("string").alias("_batch_id"),
+    )
+    durations = {f: f"{f}_seconds" for f in NYC911_DURATION_FIELDS}
+    typed = cleaned.select(
+        parsers.parse_date(F.col("week_start_date")).alias("week_start_date"),
+        normalize_agency(F.col("agency"), params.get("agency_aliases", {})).alias("agency"),
+        F.regexp_replace(F.col("final_incident_type"), "\\s+", " ").alias("incident_type"),
+        parsers.parse_bigint(F.col("of_incidents_calculated")).alias("incident_count"),
+        *[
+            duration_seconds(F.col(field), field, minute_prefixes).alias(name)
+            for field, name in durations.items()
+        ],
+        parsers.parse_timestamp(F.col("_socrata_updated_at")).alias("_socrata_updated_at"),
+        *[
+            F.col(f).alias(f"_raw_{f}")
+            for f in ("week_start_date", "of_incidents_calculated", "_socrata_updated_at")
+        ],
+        *[F.col(field).alias(f"_raw_{field}") for field in durations],
+        "_socrata_id",
+        "_ingested_at",
+        "_source_file",
+        "_batch_id",
+    )
+    errors = {
+        "week_start_date": (F.col("_raw_week_start_date"), F.col("week_start_date")),
+        "of_incidents_calculated": (
+            F.col("_raw_of_incidents_calculated"),
+            F.col("incident_count"),
+        ),
+        **{field: (F.col(f"_raw_{field}"), F.col(name)) for field, name in durations.items()},
+        "_socrata_updated_at": (F.col("_raw__socrata_updated_at"), F.col("_socrata_updated_at")),
+    }
+    return typed.select(
+        "week_start_date",
+        "agency",
+        "incident_type",
+        "incident_count",
+        *durations.values(),
+        F.coalesce(F.col("_socrata_updated_at"), F.col("_ingested_at")).alias("source_updated_at"),
+        parsers.parse_errors(errors).alias("parse_errors"),
+        "_socrata_id",
+        "_ingested_at",
+        "_source_file",
+        "_batch_id",
     )
 
 

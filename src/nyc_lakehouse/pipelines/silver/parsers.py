@@ -9,6 +9,9 @@ Timestamps: the 311 dates are floating New York local times; they are parsed in 
 zone, which the project sets to ``America/New_York``. Socrata's ``:updated_at`` carries a ``Z``
 (UTC) and is parsed as such. Years are limited to 1900-2099 so no parsed value falls outside
 what every client (Python's ``datetime`` included) can represent.
+
+Each parser refers to its input only a few times: Sail inlines a column's expression into every
+later reference, so parsers that nest or repeat themselves make plans grow multiplicatively.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ ISO_UTC_PATTERN = f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T{_TIME}(\\.[0-9]{{1,9}})?Z$"
 US_DATETIME_PATTERN = f"^[0-9]{{2}}/[0-9]{{2}}/{_YEAR} [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}} [AP]M$"
 US_DATE_PATTERN = f"^[0-9]{{2}}/[0-9]{{2}}/{_YEAR}$"
 ISO_DATE_PATTERN = f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
-# Plain decimal numbers: sign, digits, optional fraction, optional exponent (no NaN/Infinity).
-DECIMAL_PATTERN = "^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]{1,3})?$"
+# Plain decimal numbers: sign, digits, optional fraction, optional exponent. No NaN/Infinity,
+# and the sizes are capped (200 integer digits, positive exponent <= 99) so a match can never
+# overflow to infinity: the parsed value is used as is, without a second look (see module doc).
+DECIMAL_PATTERN = "^[+-]?([0-9]{1,200}([.][0-9]*)?|[.][0-9]+)([eE]([+]?[0-9]{1,2}|-[0-9]{1,3}))?$"
 # Integers, with or without thousands separators ("8881", "8,881"); at most 18 digits.
 INTEGER_PATTERN = "^[+-]?([0-9]{1,18}|[0-9]{1,3}(,[0-9]{3}){1,5})$"
 DECIMAL_WITH_SEPARATORS_PATTERN = (
-    "^[+-]?([0-9]+|[0-9]{1,3}(,[0-9]{3})+)([.][0-9]+)?$|^[+-]?[.][0-9]+$"
+    "^[+-]?([0-9]{1,200}|[0-9]{1,3}(,[0-9]{3}){1,60})([.][0-9]+)?$|^[+-]?[.][0-9]+$"
 )
 ZIP_PATTERN = "^([0-9]{5})(-?[0-9]{4})?$"
 
@@ -89,14 +94,13 @@ def parse_date(column: Column) -> Column:
 
 
 def parse_double(column: Column) -> Column:
-    """A finite decimal number; anything else (text, NaN, Infinity, overflow) is null."""
+    """A finite decimal number; anything else (text, NaN, Infinity, too large) is null."""
     from pyspark.sql import functions as F
 
     value = F.trim(column.cast("string"))
-    parsed = F.when(value.rlike(DECIMAL_PATTERN), value.try_cast("double"))
-    return F.when(
-        parsed.isNotNull() & ~F.isnan(parsed) & (F.abs(parsed) < F.lit(float("inf"))), parsed
-    ).otherwise(F.lit(None).cast("double"))
+    return F.when(value.rlike(DECIMAL_PATTERN), value.try_cast("double")).otherwise(
+        F.lit(None).cast("double")
+    )
 
 
 def parse_double_with_separators(column: Column) -> Column:
@@ -106,7 +110,7 @@ def parse_double_with_separators(column: Column) -> Column:
     value = F.trim(column.cast("string"))
     return F.when(
         value.rlike(DECIMAL_WITH_SEPARATORS_PATTERN),
-        parse_double(F.regexp_replace(value, ",", "")),
+        F.regexp_replace(value, ",", "").try_cast("double"),
     ).otherwise(F.lit(None).cast("double"))
 
 
@@ -142,3 +146,25 @@ def parse_errors(pairs: Mapping[str, tuple[Column, Column]]) -> Column:
         for name, (raw, parsed) in pairs.items()
     ]
     return F.array_compact(F.array(*flags))
+
+
+_UTC_TEXT_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
+
+
+def in_session_time_zone(column: Column) -> Column:
+    """The same instant, with calendar fields (hour, date, month...) in the session time zone.
+
+    Sail 0.7.2 evaluates ``hour``/``to_date``/``date_format``/``dayofweek`` of a timestamp read
+    back from a **Delta** table in UTC, ignoring the session time zone (freshly parsed values and
+    Parquet reads use it): 23:10 New York time came back as hour 3 of the next day. Rendering
+    the instant as UTC text and parsing it again yields a session-zone value on every input.
+    Only needed (and only correct) on Sail; Spark and Databricks always use the session zone.
+    """
+    from pyspark.sql import functions as F
+
+    from nyc_lakehouse import spark as engine
+
+    if engine.current_mode() != "sail":
+        return column
+    as_utc = F.timestamp_micros(F.unix_micros(column))
+    return F.try_to_timestamp(F.date_format(as_utc, _UTC_TEXT_FORMAT))
