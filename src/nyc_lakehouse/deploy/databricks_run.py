@@ -118,7 +118,7 @@ def run(request: RunRequest) -> dict[str, Any]:
         conf_source=request.conf_source,
         runtime_params=request.params or None,
     ) as session:
-        return session.run(pipeline_name=request.pipeline)
+        return session.run(pipeline_names=[request.pipeline])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
