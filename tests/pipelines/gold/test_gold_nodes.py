@@ -224,3 +224,16 @@ def test_911_per_agency_target(silver_911, gold_params):
     fact = nodes.build_fact_911_weekly(silver_911, params)
     ems = [r for r in fact.collect() if r["agency"] == "EMS"]
     assert all(r["pickup_target_seconds"] == 10 and r["is_sla_breached"] is False for r in ems)
+
+
+def test_optional_silver_quality_details_are_carried_or_typed_null(silver_311, gold_params):
+    sla, outlier = gold_params["sla"], gold_params["response_time_outlier_hours"]
+    absent = nodes.build_fact_311(silver_311, sla, outlier)
+    assert absent.where("dq_warnings IS NOT NULL").count() == 0
+    present = silver_311.withColumn("dq_warnings", F.array(F.lit("valid_zip"))).withColumn(
+        "borough_recovered_from", F.lit("zip")
+    )
+    fact = nodes.build_fact_311(present, sla, outlier)
+    assert fact.schema.simpleString() == absent.schema.simpleString()
+    row = fact.first()
+    assert row["dq_warnings"] == ["valid_zip"] and row["borough_recovered_from"] == "zip"

@@ -61,6 +61,14 @@ SILVER_311_COLUMNS = (
     "has_future_closed_date",
 )
 
+# Quality details silver writes beyond docs/CONTRACTS.md: carried into fact_311 when present,
+# typed nulls otherwise, so the fact's schema never depends on the silver version.
+OPTIONAL_SILVER_311_COLUMNS = {
+    "dq_warnings": "array<string>",
+    "parse_errors": "array<string>",
+    "borough_recovered_from": "string",
+}
+
 SILVER_911_COLUMNS = (
     "week_start_date",
     "agency",
@@ -336,6 +344,9 @@ def build_fact_311(
     require_columns(silver_311, SILVER_311_COLUMNS, "silver.nyc311_service_requests")
     hours = F.col("response_time_hours")
     closed_day = _valid_closed_day()
+    for name, type_name in OPTIONAL_SILVER_311_COLUMNS.items():
+        if name not in silver_311.columns:
+            silver_311 = silver_311.withColumn(name, F.lit(None).cast(type_name))
     return (
         silver_311.withColumn("agency", _agency())
         .withColumn("complaint_type", _complaint_type())

@@ -236,6 +236,9 @@ _register(
             "has_resolution": "Quality flag from silver: a resolution description exists.",
             "has_invalid_closed_date": "Quality flag from silver: closed before created or before 2010.",
             "has_future_closed_date": "Quality flag from silver: closed more than 30 days in the future.",
+            "dq_warnings": "Silver warn-level quality rules the row failed (e.g. valid_zip); null if silver does not provide them.",
+            "parse_errors": "Source fields silver could not parse (set to null there); null if not provided.",
+            "borough_recovered_from": "Where silver took the borough from: source, zip, city or unspecified; null if not provided.",
             "created_month": "Creation month YYYY-MM (partition column, last as Delta readers return it).",
         },
         tests=(
