@@ -72,9 +72,6 @@ KNOWN_COLUMNS: dict[str, frozenset[str]] = {
     "nyc911": frozenset(NYC911_FIELDS),
 }
 
-_US_DATETIME = re.compile(
-    r"^(\d{1,2})/(\d{1,2})/(\d{4})(?: (\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)? ?([AaPp][Mm])?)?$"
-)
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _LOCATION_TEXT = re.compile(r"^(?:(.*)\n(.*)\n)?\((-?\d+(?:\.\d+)?), (-?\d+(?:\.\d+)?)\)$", re.S)
 
@@ -122,22 +119,8 @@ def map_header(source_names: list[str], dataset: str) -> ExportHeader:
 
 def us_date_to_iso(text: str) -> str | None:
     """``04/16/2024 03:03:15 AM`` -> ``2024-04-16T03:03:15.000`` (None when not a US date)."""
-    match = _US_DATETIME.match(text)
-    if not match:
-        return None
-    month, day, year, hour, minute, second, millis, ampm = match.groups()
-    h = int(hour or 0)
-    if ampm:
-        if not 1 <= h <= 12:
-            return None
-        h = h % 12 + (12 if ampm.upper() == "PM" else 0)
-    m, d = int(month), int(day)
-    if not (1 <= m <= 12 and 1 <= d <= 31 and h <= 23 and int(minute or 0) <= 59):
-        return None
-    return (
-        f"{int(year):04d}-{m:02d}-{d:02d}T{h:02d}:{int(minute or 0):02d}:"
-        f"{int(second or 0):02d}.{(millis or '0').ljust(3, '0')}"
-    )
+    converted = us_dates_to_iso(pa.array([text], type=pa.string()))[0].as_py()
+    return converted if converted != text else None
 
 
 def location_text_to_json(text: str) -> str | None:
@@ -200,7 +183,7 @@ class _Position:
 def read_export(
     path: str | os.PathLike[str],
     dataset: str,
-    chunk_rows: int = 100_000,
+    chunk_rows: int = 50_000,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> Iterator[pa.Table]:
     """Stream an export as landing tables of at most ``chunk_rows`` rows.
@@ -278,30 +261,58 @@ def _is_gzip(raw: IO[bytes]) -> bool:
     return magic == b"\x1f\x8b"
 
 
-def _convert_date(value: str) -> str:
-    return (us_date_to_iso(value) or value) if "/" in value else value
+def us_dates_to_iso(values: pa.Array) -> pa.Array:
+    """Vectorised :func:`us_date_to_iso` over a string array; other values are kept as received."""
+    with_time = pc.strptime(values, format="%m/%d/%Y %I:%M:%S %p", unit="s", error_is_null=True)
+    date_only = pc.strptime(values, format="%m/%d/%Y", unit="s", error_is_null=True)
+    parsed = pc.coalesce(with_time, date_only)
+    if parsed.null_count == len(parsed):
+        return values  # nothing to convert (an API-style export)
+    iso = pc.strftime(parsed, format="%Y-%m-%dT%H:%M:%S.000")
+    return pc.if_else(pc.is_valid(parsed), iso, values)
 
 
-def _strip_thousands(value: str) -> str:
-    return value.replace(",", "") if "," in value and _THOUSANDS.match(value) else value
+def strip_thousands_separators(values: pa.Array) -> pa.Array:
+    """``"8,881"`` -> ``"8881"``, only where the whole value is such a number."""
+    has_separators = pc.match_substring_regex(values, _THOUSANDS.pattern)
+    return pc.if_else(has_separators, pc.replace_substring(values, ",", ""), values)
 
 
-def _convert_location(value: str) -> str:
-    return (location_text_to_json(value) or value) if value.endswith(")") else value
+_EMPTY_HUMAN_ADDRESS = json.dumps({"address": "", "city": "", "state": "", "zip": ""})
+_LOCATION_PREFIX = '{"human_address":' + json.dumps(_EMPTY_HUMAN_ADDRESS) + ',"latitude":"'
 
 
-def _converters(columns: tuple[str, ...], dataset: str) -> list[Callable[[str], str] | None]:
+def _location(value: str | None) -> str | None:
+    if not value or not value.endswith(")"):
+        return value
+    match = _LOCATION_TEXT.match(value)
+    if match is None:
+        return value
+    street, place, latitude, longitude = match.groups()
+    if not street and (place is None or place == ",  "):  # no address: the common case, fast
+        return f'{_LOCATION_PREFIX}{latitude}","longitude":"{longitude}"}}'
+    return location_text_to_json(value)
+
+
+def locations_to_json(values: pa.Array) -> pa.Array:
+    """Export location texts -> the API's object as landing JSON text (others kept)."""
+    return pa.array([_location(v) for v in values.to_pylist()], type=pa.string())
+
+
+def _converters(
+    columns: tuple[str, ...], dataset: str
+) -> list[Callable[[pa.Array], pa.Array] | None]:
     """Per column, the conversion to the API's form (None: the value is kept as received)."""
     dates = DATE_COLUMNS.get(dataset, frozenset())
     numbers = THOUSANDS_SEPARATOR_COLUMNS.get(dataset, frozenset())
-    converters: list[Callable[[str], str] | None] = []
+    converters: list[Callable[[pa.Array], pa.Array] | None] = []
     for column in columns:
         if column in dates:
-            converters.append(_convert_date)
+            converters.append(us_dates_to_iso)
         elif column in numbers:
-            converters.append(_strip_thousands)
+            converters.append(strip_thousands_separators)
         elif column == "location":
-            converters.append(_convert_location)
+            converters.append(locations_to_json)
         else:
             converters.append(None)
     return converters
@@ -313,14 +324,13 @@ _NULL = pa.scalar(None, type=pa.string())
 def _to_table(
     rows: list[list[str]],
     columns: tuple[str, ...],
-    converters: list[Callable[[str], str] | None],
+    converters: list[Callable[[pa.Array], pa.Array] | None],
     dataset: str,
 ) -> pa.Table:
     """Rows -> landing table, column by column (empty fields become nulls, as in the API)."""
     arrays = []
     for values, convert in zip(zip(*rows, strict=True), converters, strict=True):
-        if convert is not None:
-            values = [convert(v) if v else v for v in values]
         array = pa.array(values, type=pa.string())
-        arrays.append(pc.if_else(pc.equal(array, ""), _NULL, array))
+        array = pc.if_else(pc.equal(array, ""), _NULL, array)
+        arrays.append(convert(array) if convert is not None else array)
     return conform_to_landing_schema(pa.table(arrays, names=list(columns)), dataset)

@@ -80,3 +80,43 @@ def test_progress_bar_on_a_terminal_shows_rows_batches_and_eta():
     with Progress("nyc311 sample", total_batches=3, stream=stream, force_tty=True) as bar:
         bar.advance(500, batches=1)
     assert "1/3" in stream.getvalue() and "rows=500" in stream.getvalue()
+
+
+def _catalog_token(conf_root, monkeypatch, env_token=None):
+    from kedro.config import OmegaConfigLoader
+    from kedro.io import DataCatalog
+
+    from nyc_lakehouse import settings
+
+    if env_token is None:
+        monkeypatch.delenv("NYC_OPEN_DATA_APP_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("NYC_OPEN_DATA_APP_TOKEN", env_token)
+    args = dict(settings.CONFIG_LOADER_ARGS)
+    loader = OmegaConfigLoader(
+        conf_source=str(conf_root),
+        base_env=args.pop("base_env"),
+        default_run_env=args.pop("default_run_env"),
+        **args,
+    )
+    catalog = DataCatalog.from_config(
+        {"socrata.app_token": loader["catalog"]["socrata.app_token"]},
+        credentials=loader["credentials"],
+    )
+    return catalog.load("socrata.app_token")
+
+
+def test_the_token_comes_from_kedro_credentials_or_the_environment(tmp_path, monkeypatch):
+    import shutil
+
+    conf = tmp_path / "conf"
+    (conf / "base").mkdir(parents=True)
+    (conf / "local").mkdir()
+    for name in ("catalog_ingestion.yml", "credentials_ingestion.yml"):
+        shutil.copy(PROJECT_ROOT / "conf" / "base" / name, conf / "base" / name)
+    assert _catalog_token(conf, monkeypatch) is None  # optional: no token, no error
+    from_env = f"planted-{uuid.uuid4().hex}"
+    assert _catalog_token(conf, monkeypatch, env_token=from_env).reveal() == from_env
+    from_file = f"planted-{uuid.uuid4().hex}"
+    (conf / "local" / "credentials.yml").write_text(f"nyc_open_data:\n  app_token: {from_file}\n")
+    assert _catalog_token(conf, monkeypatch, env_token=from_env).reveal() == from_file

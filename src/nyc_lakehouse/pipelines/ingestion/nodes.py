@@ -169,7 +169,7 @@ def parse_settings(params: Mapping[str, Any]) -> IngestionSettings:
         initial_watermark=parse_socrata_timestamp(str(initial)) if initial else None,
         initial_lookback_days=float(p.get("initial_lookback_days", 7)),
         export_path=str(export_path) if export_path else None,
-        chunk_rows=_positive_int(p.get("chunk_rows", 100_000), "chunk_rows"),
+        chunk_rows=_positive_int(p.get("chunk_rows", 50_000), "chunk_rows"),
         sample_scale=float(p.get("sample_scale", 1.0)),
         sample_seed=int(p["sample_seed"]) if p.get("sample_seed") is not None else None,
         progress_log_seconds=float(p.get("progress_log_seconds", 30)),
