@@ -55,8 +55,9 @@ resource "databricks_volume" "landing" {
   schema_name      = databricks_schema.layer["landing"].name
   name             = "files"
   volume_type      = "EXTERNAL"
-  storage_location = "${databricks_external_location.layer["landing"].url}files"
+  storage_location = "s3://${aws_s3_bucket.lakehouse.id}/${local.layer_prefixes.landing}files"
   comment          = "Landing zone batches; tiered to IA/Glacier by the bucket lifecycle"
+  depends_on       = [databricks_external_location.layer]
 }
 
 # /Volumes/<catalog>/reporting/files: dashboards and chart JSON (globals files_root).
