@@ -548,7 +548,9 @@ def _month_311(
     cols["address_type"] = _null_where(address_type, is_highway)
     cols["city"] = _null_where(model.zip_city.take(pa.array(zip_idx)), rng.random(n) < 0.06)
     cols["landmark"] = _null_where(street, no_address | (rng.random(n) < 0.1))
-    cols["facility_type"] = _null_where(pa.array(np.full(n, "N/A")), ~model.facility_na[type_idx])
+    cols["facility_type"] = _null_where(
+        pa.repeat(pa.scalar("N/A"), n), ~model.facility_na[type_idx]
+    )
 
     # --- status and resolution -----------------------------------------------------------------
     hours = np.exp(
@@ -625,7 +627,7 @@ def _month_311(
     cols["x_coordinate_state_plane"] = _null_where(pa.array(x_plane).cast(pa.string()), no_plane)
     cols["y_coordinate_state_plane"] = _null_where(pa.array(y_plane).cast(pa.string()), no_plane)
     cols["open_data_channel_type"] = _weighted(rng, ref.CHANNELS, n)
-    cols["park_facility_name"] = pa.array(np.full(n, "Unspecified"))
+    cols["park_facility_name"] = pa.repeat(pa.scalar("Unspecified"), n)
     cols["park_borough"] = borough_text
     vehicle = model.vehicle[type_idx] & (rng.random(n) < 0.45)
     cols["vehicle_type"] = _null_where(_weighted(rng, ref.VEHICLE_TYPES, n), ~vehicle)
@@ -639,7 +641,7 @@ def _month_311(
     for i, column in enumerate(("bridge_highway_name", "bridge_highway_direction")):
         values = pa.array([h[i] for h in ref.HIGHWAYS]).take(pa.array(highway))
         cols[column] = _null_where(values, ~is_highway)
-    cols["road_ramp"] = _null_where(pa.array(np.full(n, "Roadway")), ~is_highway)
+    cols["road_ramp"] = _null_where(pa.repeat(pa.scalar("Roadway"), n), ~is_highway)
     cols["bridge_highway_segment"] = _null_where(
         pa.array([h[2] for h in ref.HIGHWAYS]).take(pa.array(highway)), ~is_highway
     )
@@ -696,9 +698,11 @@ def _month_311(
         }
         table = pa.table({name: earlier.get(name, cols[name]) for name in NYC311_SAMPLE_COLUMNS})
         table = pa.concat_tables([table, final.filter(pa.array(resent))])
-    duplicates = np.flatnonzero(rng.random(table.num_rows) < defects.exact_duplicate)
+    # Exact duplicates are taken from the single-chunk final table: take() on the concatenated
+    # table would first copy every column into one chunk.
+    duplicates = np.flatnonzero(rng.random(n) < defects.exact_duplicate)
     if len(duplicates):
-        table = pa.concat_tables([table, table.take(pa.array(duplicates))])
+        table = pa.concat_tables([table, final.take(pa.array(duplicates))])
     return table
 
 
