@@ -257,3 +257,15 @@ def test_runtime_params_name_existing_parameters(jobs, job_key):
                     "in conf/base/parameters_*.yml"
                 )
                 node = node[part]
+
+
+def test_jobs_match_the_bundle_schema(jobs):
+    """Every field name, enum value and nesting level is one the Databricks bundle accepts
+    (databricks-bundles' typed Job model; `${var...}` references are allowed everywhere)."""
+    from databricks.bundles.jobs import Job
+
+    for job in jobs.values():
+        Job.from_dict(job)  # raises ValueError naming the unexpected field or invalid value
+    misspelled = {**jobs["nyc_lakehouse_monitoring"], "max_concurent_runs": 1}
+    with pytest.raises(ValueError, match="max_concurent_runs"):
+        Job.from_dict(misspelled)
