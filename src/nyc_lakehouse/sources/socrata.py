@@ -383,7 +383,11 @@ class SocrataClient:
                 return parse(body)
             except SocrataError:
                 raise
-            except (_Retryable, InvalidPageError, httpx.TransportError) as exc:
+            except _Retryable as exc:
+                last_problem = str(exc)
+            except InvalidPageError as exc:
+                last_problem = f"invalid page: {exc}"
+            except httpx.TransportError as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
             if attempt < self.retry.max_attempts:
                 wait = self.retry.delay(attempt, retry_after, self._rng)
