@@ -1,0 +1,110 @@
+"""Property tests: the parsers never raise on arbitrary strings; a value or null + flag.
+
+Each hypothesis example is a *batch* of strings parsed in one DataFrame (a Spark round trip per
+example, so example counts stay small). Well-formed inputs must parse to the value a Python
+oracle computes, so "always null" would fail these tests as surely as an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nyc_lakehouse.pipelines.silver import parsers
+
+PARSERS = {
+    "timestamp": parsers.parse_timestamp,
+    "date": parsers.parse_date,
+    "double": parsers.parse_double,
+    "double_sep": parsers.parse_double_with_separators,
+    "bigint": parsers.parse_bigint,
+    "zip": parsers.parse_zip,
+}
+
+SETTINGS = settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+noise = st.one_of(
+    st.none(),
+    st.text(max_size=25),
+    st.text(alphabet="0123456789-/:.,TZ +eE", max_size=25),
+    st.sampled_from(["NaN", "Infinity", "-inf", "1e400", "9" * 40, "00000", "2024-02-30T00:00:00.000",
+                     "0000-01-01T00:00:00.000", "2024-13-01T00:00:00.000", "１２３４５"]),
+)  # fmt: skip
+local_timestamps = st.datetimes(
+    min_value=datetime(1950, 1, 1), max_value=datetime(2090, 12, 31)
+).map(lambda d: d.replace(microsecond=0))
+floats = st.floats(min_value=-1e15, max_value=1e15, allow_nan=False, allow_subnormal=False)
+integers = st.integers(min_value=-(10**15), max_value=10**15)
+
+
+def _parse_all(spark, values: list[str | None]) -> list[dict]:
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame(list(enumerate(values)), "i int, raw string")
+    cleaned = parsers.clean_string(F.col("raw"))
+    columns = [F.col("i"), cleaned.alias("cleaned")]
+    columns += [parse(cleaned).alias(name) for name, parse in PARSERS.items()]
+    parsed = df.select(*columns)
+    flags = parsers.parse_errors({name: (F.col("cleaned"), F.col(name)) for name in PARSERS})
+    rows = parsed.select("*", flags.alias("errors")).orderBy("i").collect()
+    return [row.asDict() for row in rows]
+
+
+def _assert_value_or_flag(row: dict) -> None:
+    for name in PARSERS:
+        if row[name] is None and row["cleaned"] is not None:
+            assert name in row["errors"], (name, row)
+        else:
+            assert name not in row["errors"], (name, row)
+
+
+@SETTINGS
+@given(values=st.lists(noise, min_size=1, max_size=40))
+def test_parsers_never_raise_on_arbitrary_strings(spark, values):
+    rows = _parse_all(spark, values)
+    assert len(rows) == len(values)
+    for row in rows:
+        _assert_value_or_flag(row)
+        if row["timestamp"] is not None:
+            assert 1899 <= row["timestamp"].year <= 2100
+        if row["double"] is not None:
+            assert math.isfinite(row["double"])
+        if row["zip"] is not None:
+            assert len(row["zip"]) == 5 and row["zip"].isascii() and row["zip"].isdigit()
+
+
+@SETTINGS
+@given(
+    stamps=st.lists(local_timestamps, min_size=1, max_size=20),
+    numbers=st.lists(floats, min_size=1, max_size=20),
+    counts=st.lists(integers, min_size=1, max_size=20),
+)
+def test_well_formed_values_parse_to_the_oracle(spark, stamps, numbers, counts):
+    iso = [d.strftime("%Y-%m-%dT%H:%M:%S.000") for d in stamps]
+    utc = [d.strftime("%Y-%m-%dT%H:%M:%SZ") for d in stamps]
+    us = [d.strftime("%m/%d/%Y %I:%M:%S %p") for d in stamps]
+    plain = [repr(x) for x in numbers]
+    separated = [f"{n:,}" for n in counts]
+    rows = _parse_all(spark, iso + utc + us + plain + separated)
+    n = len(stamps)
+    for offset in (0, 2 * n):  # floating local times (ISO and US style): NYC wall-clock kept
+        for stamp, row in zip(stamps, rows[offset : offset + n], strict=True):
+            assert row["timestamp"] is not None, row
+            assert row["date"] is None or row["date"] == stamp.date()
+    for stamp, row in zip(stamps, rows[n : 2 * n], strict=True):  # Z: the UTC instant
+        assert row["timestamp"].timestamp() == stamp.replace(tzinfo=UTC).timestamp()
+    numbers_rows = rows[3 * n : 3 * n + len(numbers)]
+    for value, row in zip(numbers, numbers_rows, strict=True):
+        assert row["double"] is not None and math.isclose(row["double"], value, rel_tol=1e-12), row
+    for value, row in zip(counts, rows[3 * n + len(numbers) :], strict=True):
+        assert row["bigint"] == value, row
+        assert row["double_sep"] == float(value), row
+    for row in rows:
+        _assert_value_or_flag(row)
