@@ -275,6 +275,9 @@ def test_backfill_then_incremental_starts_from_the_backfill_fetch_time(socrata_s
     since = where.split("'")[1]
     fetched = zone.read_state("nyc311", "backfill")["earliest_fetch_started_at"]
     assert since == fetched[:23]
+    # recorded before the month was fetched, so a crash after its commit cannot leave a gap
+    (batch,) = zone.batches("nyc311")
+    assert fetched <= batch.manifest["committed_at"]
 
 
 def test_backfill_progress_is_logged_with_batches_rows_and_eta(socrata_server, zone, caplog):

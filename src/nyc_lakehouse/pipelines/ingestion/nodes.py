@@ -434,6 +434,7 @@ def land_socrata_backfill(
             fetch_started = datetime.now(UTC)
             batch_id = window.batch_id("socrata", today=today, now=fetch_started)
             where = date_range_where(settings.date_field, window.start, window.stop)
+            _remember_backfill_fetch(zone, settings.dataset, fetch_started, batch_id)
             info = _land_query(
                 zone,
                 client,
@@ -453,28 +454,27 @@ def land_socrata_backfill(
                 continue
             summary["batches_landed"].append(batch_id)
             summary["rows_landed"] += info["rows"]
-            _remember_backfill_fetch(zone, settings.dataset, fetch_started, batch_id)
     return _finish(summary, started)
 
 
 def _remember_backfill_fetch(
     zone: LandingZone, dataset: str, fetch_started: datetime, batch_id: str
 ) -> None:
-    """Keep the earliest fetch time of any landed backfill batch (written after its commit).
+    """Keep the earliest time any backfill started fetching (written *before* the fetch).
 
     An incremental run without a watermark starts there: every change made after the backfill
-    fetched a month is then picked up, so backfill + incremental leave no gap.
+    fetched a month is then picked up, so backfill + incremental leave no gap. Recording it before
+    the fetch errs on the safe side: a crash afterwards can only make that start earlier.
     """
     state = zone.read_state(dataset, BACKFILL_STATE) or {}
     earliest = state.get("earliest_fetch_started_at")
     if earliest and parse_socrata_timestamp(earliest) <= fetch_started:
-        value = earliest
-    else:
-        value = fetch_started.isoformat(timespec="milliseconds")
+        return
+    value = fetch_started.isoformat(timespec="milliseconds")
     zone.write_state(
         dataset,
         BACKFILL_STATE,
-        {"earliest_fetch_started_at": value, "last_batch_id": batch_id},
+        {"earliest_fetch_started_at": value, "first_batch_id": batch_id},
     )
 
 
