@@ -128,6 +128,7 @@ def test_every_task_has_retries_and_a_cluster_of_its_job(jobs):
         assert job["max_concurrent_runs"] == 1, (
             f"{job_key}: runs share watermarks and MERGE targets"
         )
+        assert job["queue"] == {"enabled": True}, f"{job_key}: a second trigger must wait"
         for task in job["tasks"]:
             assert task["job_cluster_key"] in cluster_keys, f"{job_key}.{task['task_key']}"
             assert task["max_retries"] >= 1, f"{job_key}.{task['task_key']}"
