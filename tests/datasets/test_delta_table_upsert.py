@@ -235,3 +235,38 @@ def test_timestamps_round_trip_exactly(spark, upsert_dataset):
     }
     assert {k: got[k] for k in expected} == expected
     assert set(got) == {0, 1, 2, 7}
+
+
+def test_not_null_columns_written_by_sail_stay_readable_after_a_merge(spark, make_dataset):
+    """Sail creates literal columns NOT NULL; delta-rs merge output must still load in Sail."""
+    ds = make_dataset(
+        save_args={"mode": "upsert", "keys": ["id"], "partition_by": ["m"]},
+    )
+    ds.save(spark.range(6).selectExpr("id", "if(id % 2 = 0, 'a', 'b') m", "'x' v", "'lit' w"))
+    ds.save(spark.range(1, 2).selectExpr("id", "'b' m", "'y' v", "'lit' w"))
+    assert ds.last_save_metrics["engine"] == "delta_rs"
+    assert {r["id"]: r["v"] for r in ds.load().collect()}[1] == "y"
+    assert ds.load().count() == 6
+
+
+def test_nested_not_null_fields_fall_back_to_sql_merge(spark, make_dataset):
+    ds = make_dataset(save_args={"mode": "upsert", "keys": ["id"]})
+    ds.save(
+        spark.range(3).selectExpr("id", "named_struct('a', 'x', 'b', id) s", "array('r1') tags")
+    )
+    ds.save(
+        spark.range(1, 2).selectExpr("id", "named_struct('a', 'y', 'b', id) s", "array('r2') tags")
+    )
+    assert ds.last_save_metrics["engine"] == "sql"
+    rows = {r["id"]: (r["s"]["a"], list(r["tags"])) for r in ds.load().collect()}
+    assert rows == {0: ("x", ["r1"]), 1: ("y", ["r2"]), 2: ("x", ["r1"])}
+
+
+def test_map_columns_do_not_break_deduplication(spark, make_dataset):
+    ds = make_dataset(save_args={"mode": "upsert", "keys": ["id"], "sequence_column": "seq"})
+    ds.save(
+        spark.sql(
+            "select 1L id, 1L seq, map('k', 'v1') attrs union all select 1L, 2L, map('k', 'v2')"
+        )
+    )
+    assert [r["attrs"]["k"] for r in ds.load().collect()] == ["v2"]

@@ -21,7 +21,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from copy import deepcopy
 from typing import TYPE_CHECKING, Any
 
 from kedro.io import AbstractDataset
@@ -496,12 +495,6 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
             frame = self.load().limit(int(nrows)).toPandas()
         return json.loads(frame.to_json(orient="split", date_format="iso", date_unit="us"))
 
-    def _copy(self, **overwrite_params: Any) -> DeltaTableDataset:
-        dataset = deepcopy(self)
-        for name, value in overwrite_params.items():
-            setattr(dataset, name, value)
-        return dataset
-
 
 def _timestamp_text(value: Any) -> str | None:
     """A time-travel timestamp as ISO 8601 text with an explicit offset.
@@ -549,7 +542,8 @@ def _latest_per_key(data: DataFrame, keys: Sequence[str], sequence: str | None) 
     rank_col = "__nyc_upsert_rank"
     order = Window.partitionBy(*[F.col(k) for k in keys]).orderBy(
         F.col(sequence).desc_nulls_last(),
-        F.xxhash64(*[F.col(c) for c in data.columns]).desc(),
+        # Spark cannot hash map columns; the remaining columns still make the pick repeatable.
+        F.xxhash64(*[F.col(c) for c, kind in data.dtypes if not kind.startswith("map")]).desc(),
     )
     return (
         deduped.withColumn(rank_col, F.row_number().over(order))
