@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from pyspark.sql import functions as F
@@ -237,3 +237,19 @@ def test_optional_silver_quality_details_are_carried_or_typed_null(silver_311, g
     assert fact.schema.simpleString() == absent.schema.simpleString()
     row = fact.first()
     assert row["dq_warnings"] == ["valid_zip"] and row["borough_recovered_from"] == "zip"
+
+
+def test_dimension_attributes_are_deterministic_on_ties(spark, gold_params):
+    from nyc_lakehouse.pipelines.gold.testing import silver_311_frame
+
+    base = {"created_date": datetime(2021, 5, 1, 9), "agency": "DOT"}
+    silver = silver_311_frame(
+        spark,
+        [
+            {**base, "unique_key": 1, "agency_name": "Dept of Transportation"},
+            {**base, "unique_key": 2, "agency_name": "Department of Transportation"},
+            {**base, "unique_key": 3, "agency_name": None},
+        ],
+    )
+    names = {nodes.build_dim_agency(silver).first()["agency_name"] for _ in range(3)}
+    assert names == {"Dept of Transportation"}

@@ -236,7 +236,10 @@ def build_dim_date(silver_311: DataFrame, calendar: Mapping[str, Any]) -> DataFr
 
 
 def build_dim_agency(silver_311: DataFrame) -> DataFrame:
-    """One row per agency code; the name is the code's most frequent ``agency_name``."""
+    """One row per agency code; the name is the code's most frequent ``agency_name``.
+
+    Ties go to the alphabetically last name, so reruns on the same data give the same row.
+    """
     require_columns(silver_311, ("agency", "agency_name"), "silver.nyc311_service_requests")
     counted = (
         silver_311.select(_agency().alias("agency"), F.col("agency_name"))
@@ -246,9 +249,9 @@ def build_dim_agency(silver_311: DataFrame) -> DataFrame:
     return (
         counted.groupBy("agency")
         .agg(
-            F.max_by("agency_name", F.struct(F.col("agency_name").isNotNull(), "n")).alias(
-                "agency_name"
-            )
+            F.max_by(
+                "agency_name", F.struct(F.col("agency_name").isNotNull(), "n", "agency_name")
+            ).alias("agency_name")
         )
         .withColumn("agency_key", surrogate_key("agency"))
         .select(*columns_of("dim_agency"))
@@ -282,7 +285,8 @@ def build_dim_complaint_type(silver_311: DataFrame, sla: Mapping[str, Any]) -> D
         counted.groupBy("complaint_type")
         .agg(
             F.max_by(
-                "complaint_category", F.struct(F.col("complaint_category").isNotNull(), "n")
+                "complaint_category",
+                F.struct(F.col("complaint_category").isNotNull(), "n", "complaint_category"),
             ).alias("complaint_category")
         )
         .withColumn("complaint_type_key", surrogate_key("complaint_type"))
