@@ -11,6 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fixtures.socrata_server import make_311_records
 from nyc_lakehouse.landing import LandingZone
@@ -251,3 +253,45 @@ def test_location_texts_become_the_api_object():
         '\\"state\\": \\"NY\\", \\"zip\\": \\"11373\\"}","latitude":"40.7","longitude":"-73.8"}'
     )
     assert location_text_to_json("somewhere") is None
+
+
+text_values = st.one_of(
+    st.none(),
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r"),
+        min_size=1,
+        max_size=30,
+    ),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(text_values, text_values, text_values), min_size=1, max_size=12))
+def test_any_text_survives_the_export_round_trip(tmp_path, rows):
+    """Quotes, commas, newlines and any Unicode in fields land exactly as the API would return them."""
+    records = [
+        {
+            "unique_key": str(i),
+            "created_date": "2024-01-01T00:00:00.000",
+            **{
+                k: v
+                for k, v in zip(("descriptor", "incident_address", "status"), row, strict=True)
+                if v is not None
+            },
+        }
+        for i, row in enumerate(rows)
+    ]
+    path = tmp_path / "round_trip.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(NYC311_FIELDS)
+        writer.writerows([[r.get(f, "") for f in NYC311_FIELDS] for r in records])
+    landed = read_all(path, chunk_rows=5)
+    expected = records_to_landing_table(records, "nyc311")
+    for column in ("descriptor", "incident_address", "status"):
+        # the API omits empty values; an empty field in a CSV is read as null
+        assert landed.column(column).to_pylist() == [
+            v or None for v in expected.column(column).to_pylist()
+        ]

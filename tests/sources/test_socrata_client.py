@@ -247,3 +247,17 @@ def test_slow_server_times_out_quickly(server_with_records):
     ):
         client.count()
     assert time.monotonic() - started < 1.5
+
+
+def test_an_unreachable_server_is_retried_then_named_in_the_error():
+    import socket
+
+    with socket.socket() as probe:  # a port that nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = SocrataClient(
+        f"http://127.0.0.1:{port}", DATASET_ID, label="nyc311", retry=FAST_RETRY, timeout_seconds=1
+    )
+    with client, pytest.raises(SocrataError) as error:
+        client.count()
+    assert "after 4 attempts" in str(error.value) and "ConnectError" in str(error.value)
