@@ -85,7 +85,8 @@ def test_preview_reads_first_rows_json_safe(spark, make_dataset):
     assert len(preview["data"]) == 5
     json.dumps(preview)  # kedro-viz serves it as JSON
     row = dict(zip(preview["columns"], preview["data"][0], strict=True))
-    assert row["ts"].startswith("2024-07-04T16:00:00")  # 12:00 New York = 16:00 UTC
+    assert row["ts"] == "2024-07-04T16:00:00.000000Z"  # 12:00 New York = 16:00 UTC
+    assert row["d"] == "2024-07-04"
     assert row["x"] is None
     assert len(ds.preview()["data"]) == 10
 

@@ -270,3 +270,17 @@ def test_map_columns_do_not_break_deduplication(spark, make_dataset):
         )
     )
     assert [r["attrs"]["k"] for r in ds.load().collect()] == ["v2"]
+
+
+def test_auto_engine_uses_sql_merge_off_the_local_engine(spark, make_dataset, monkeypatch):
+    """On Databricks / remote Spark the engine owns the table: SQL MERGE, even for a path."""
+    from nyc_lakehouse import spark as engine
+
+    ds = make_dataset(save_args={"mode": "upsert", "keys": ["id"]})
+    ds.save(spark.createDataFrame([(1, "a", "v1", 1)], SCHEMA))
+    ds.save(spark.createDataFrame([(1, "a", "v2", 2)], SCHEMA))
+    assert ds.last_save_metrics["engine"] == "delta_rs"
+    monkeypatch.setattr(engine, "is_local_engine", lambda: False)
+    ds.save(spark.createDataFrame([(1, "a", "v3", 3)], SCHEMA))
+    assert ds.last_save_metrics["engine"] == "sql"
+    assert [r["v"] for r in ds.load().collect()] == ["v3"]

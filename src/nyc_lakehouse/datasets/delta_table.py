@@ -332,8 +332,10 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
             )
         batch = _latest_per_key(data, keys, sequence)
         merge_engine = self._save_args.get("merge_engine", "auto")
+        # auto: delta-rs only where Spark runs in this process; on Databricks / remote Spark the
+        # engine owns the table (even a /Volumes path a driver could reach), so SQL MERGE.
         use_delta_rs = merge_engine == "delta_rs" or (
-            merge_engine == "auto" and self._uses_delta_rs()
+            merge_engine == "auto" and engine.is_local_engine() and self._address.path is not None
         )
         if use_delta_rs and self._address.path is None:
             raise DatasetError(f"{self._address.name}: merge_engine 'delta_rs' needs a path table")
@@ -487,13 +489,23 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
         Values are JSON-safe (timestamps as ISO 8601 text in UTC).
         """
         if self._uses_delta_rs():
-            table = self._delta_rs_table().to_pyarrow_dataset().head(int(nrows))
+            table = _dates_as_text(self._delta_rs_table().to_pyarrow_dataset().head(int(nrows)))
             frame = table.to_pandas()
         else:
             if not self._exists():
                 raise self._missing_table_error()
             frame = self.load().limit(int(nrows)).toPandas()
         return json.loads(frame.to_json(orient="split", date_format="iso", date_unit="us"))
+
+
+def _dates_as_text(table: Any) -> Any:
+    """Dates as ``YYYY-MM-DD`` (pandas' JSON would print them as midnight timestamps)."""
+    import pyarrow as pa
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_date(field.type):
+            table = table.set_column(index, field.name, table.column(index).cast(pa.string()))
+    return table
 
 
 def _timestamp_text(value: Any) -> str | None:
