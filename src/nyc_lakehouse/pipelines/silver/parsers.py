@@ -7,8 +7,9 @@ of the fields that did not parse), so a bad string becomes null *and* is counted
 
 Timestamps: the 311 dates are floating New York local times; they are parsed in the session time
 zone, which the project sets to ``America/New_York``. Socrata's ``:updated_at`` carries a ``Z``
-(UTC) and is parsed as such. Years are limited to 1900-2099 so no parsed value falls outside
-what every client (Python's ``datetime`` included) can represent.
+(UTC) and is parsed as such. Years are limited to 1900-2999 so no parsed value falls outside
+what every client (Python's ``datetime`` included) can represent, while a far-future date
+(a real defect: closed in 2105) still parses and is caught by the future-date rule.
 
 Each parser refers to its input only a few times: Sail inlines a column's expression into every
 later reference, so parsers that nest or repeat themselves make plans grow multiplicatively.
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pyspark.sql import Column
 
-_YEAR = "(19|20)[0-9]{2}"
+_YEAR = "(19|2[0-9])[0-9]{2}"
 _TIME = "[0-9]{2}:[0-9]{2}:[0-9]{2}"
 # 2024-05-27T02:08:51.000 (API) and 2024-05-27 02:08:51 (SQL-style exports)
 ISO_LOCAL_PATTERN = f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}[T ]{_TIME}(\\.[0-9]{{1,9}})?$"
