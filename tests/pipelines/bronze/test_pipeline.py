@@ -192,3 +192,15 @@ def test_bronze_runs_after_ingestion_and_before_silver(data_root, make_catalog):
     catalog = make_catalog()
     free = {n for n in bronze.datasets() if not n.startswith("params:") and n not in catalog}
     assert free == {"bronze_plan_nyc311", "bronze_plan_nyc911"}
+
+
+def test_a_first_run_on_an_empty_landing_zone_creates_empty_tables(spark, data_root, run_bronze):
+    run_bronze()  # fresh clone, bronze on its own: no ingestion summary, nothing landed
+    bronze_311 = _table(spark, data_root, "bronze/nyc311_service_requests")
+    bronze_911 = _table(spark, data_root, "bronze/nyc911_e2e_weekly")
+    assert bronze_311.count() == 0 and bronze_911.count() == 0
+    assert {"unique_key", "created_date", "_socrata_updated_at", *nodes.AUDIT_COLUMNS} <= set(
+        bronze_311.columns
+    )
+    assert {"week_start_date", "of_incidents_calculated", "_batch_id"} <= set(bronze_911.columns)
+    assert _log(spark, data_root) == []
