@@ -7,6 +7,7 @@ Kedro run builds them (config loader + DataCatalog, factories included), without
 
 from __future__ import annotations
 
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -191,6 +192,20 @@ def test_parameters_hold_no_local_paths(databricks_config, tmp_path):
     parameters = databricks_config["parameters"]
     bad = [s for s in strings_in(parameters) if local_paths(s, [str(tmp_path), str(PROJECT_ROOT)])]
     assert not bad, f"parameters with local paths in --env databricks: {bad}"
+
+
+def test_registered_model_names_have_three_levels(databricks_config):
+    """The Unity Catalog registry only accepts `<catalog>.<schema>.<model>` names."""
+    assert databricks_config["globals"]["registered_model_prefix"] == f"{TEST_CATALOG}.ml."
+
+    def model_names(tree: Any, key: str = "") -> list[tuple[str, Any]]:
+        if isinstance(tree, dict):
+            return [pair for k, v in tree.items() for pair in model_names(v, str(k))]
+        return [(key, tree)] if "registered_model" in key or key == "model_name" else []
+
+    for key, value in model_names(databricks_config["parameters"]):
+        if value is not None:
+            assert re.fullmatch(rf"{TEST_CATALOG}\.ml\.[A-Za-z0-9_]+", str(value)), (key, value)
 
 
 def test_spark_runs_on_the_databricks_session(databricks_config, monkeypatch):
