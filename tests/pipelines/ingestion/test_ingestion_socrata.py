@@ -26,7 +26,7 @@ from nyc_lakehouse.pipelines.ingestion.nodes import (
     month_windows,
     parse_settings,
 )
-from nyc_lakehouse.sources.socrata import SocrataError
+from nyc_lakehouse.sources.socrata import SocrataError, parse_socrata_timestamp
 
 ID_311, ID_911 = "erm2-nwe9", "t7p9-n9dy"
 
@@ -67,7 +67,7 @@ def test_next_run_fetches_changes_after_the_watermark_minus_overlap(socrata_serv
     params = api_params(socrata_server, overlap_minutes=0)
     land_batches(zone, params, None)
     # the city closes two requests and files three new ones
-    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=5)
+    later = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1)
     for record in source[3:5]:
         record["status"], record[":updated_at"] = (
             "Closed",
@@ -141,7 +141,7 @@ def test_exhausted_retries_land_nothing_and_keep_the_watermark(socrata_server, z
     params = api_params(socrata_server, overlap_minutes=0)
     land_batches(zone, params, None)
     state_before = zone.read_state("nyc311", "watermark")
-    later = (datetime.now(UTC) + timedelta(minutes=5)).replace(tzinfo=None)
+    later = (datetime.now(UTC) - timedelta(minutes=1)).replace(tzinfo=None)
     for record in source[:20]:
         record[":updated_at"] = later.isoformat(timespec="milliseconds") + "Z"
     start = socrata_server.fixture.counter
@@ -192,6 +192,59 @@ def test_crash_mid_paging_leaves_nothing_visible_and_the_rerun_lands_everything(
     assert all(f.split("/")[-1].startswith("part-") for f in batch.files)
     on_disk = [p.name for p in __import__("pathlib").Path(batch.path).glob("part-*")]
     assert sorted(on_disk) == sorted(f.split("/")[-1] for f in batch.files)  # orphans removed
+
+
+def test_a_record_inserted_while_paging_is_neither_repeated_nor_lost(socrata_server, zone):
+    source = list(serve_311(socrata_server))  # what the server holds when the run starts
+    inserted = make_311_records(1, first_key=80_000_000, updated_from=datetime(2000, 1, 1))[0]
+    inserted[":id"] = "row-000000000000"  # sorts first: every later page shifts by one
+
+    def city_files_a_request(number, query):
+        if number == 3:  # while page 2 is requested
+            stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
+            inserted[":updated_at"] = stamp + "Z"
+            socrata_server.fixture.datasets[ID_311].append(inserted)
+
+    socrata_server.fixture.before_answer = city_files_a_request
+    params = api_params(socrata_server, overlap_minutes=0)
+    first = land_batches(zone, params, None)
+    assert Counter(landed_ids(zone, "nyc311")) == Counter(r[":id"] for r in source)
+    assert first["rows_landed"] == 30
+    assert zone.batches("nyc311")[0].manifest["repeated_records_dropped"] == 1
+    socrata_server.fixture.before_answer = None
+    second = land_batches(zone, params, None)  # changed after the first fetch began: next run
+    assert second["rows_landed"] == 1
+    assert Counter(landed_ids(zone, "nyc311")) == Counter(
+        [r[":id"] for r in source] + [inserted[":id"]]
+    )
+
+
+def test_a_record_deleted_while_paging_fails_the_run_instead_of_skipping_one(socrata_server, zone):
+    source = serve_311(socrata_server)
+
+    def city_deletes_a_request(number, query):
+        if number == 3:
+            socrata_server.fixture.datasets[ID_311].remove(min(source, key=lambda r: r[":id"]))
+
+    socrata_server.fixture.before_answer = city_deletes_a_request
+    with pytest.raises(SocrataError, match=r"ended the result after 29 of 30 rows"):
+        land_batches(zone, api_params(socrata_server), None)
+    assert zone.batches("nyc311") == [] and watermark(zone) is None
+    socrata_server.fixture.before_answer = None
+    land_batches(zone, api_params(socrata_server), None)
+    remaining = socrata_server.fixture.datasets[ID_311]
+    assert len(remaining) == 29
+    assert Counter(landed_ids(zone, "nyc311")) == Counter(r[":id"] for r in remaining)
+
+
+def test_the_watermark_never_passes_the_start_of_the_fetch(socrata_server, zone):
+    future = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=3)  # a server clock ahead
+    source = serve_311(socrata_server, updated_from=future)
+    before = datetime.now(UTC)
+    land_batches(zone, api_params(socrata_server), None)
+    stored = parse_socrata_timestamp(watermark(zone))
+    assert before <= stored <= datetime.now(UTC)
+    assert newest_updated_at(source) > watermark(zone)  # capped: refetched next time, not skipped
 
 
 def test_without_a_watermark_incremental_starts_from_initial_watermark(socrata_server, zone):

@@ -508,7 +508,8 @@ def land_socrata_incremental(
 ) -> dict[str, Any]:
     """Land every record changed since the watermark (minus overlap) as one batch.
 
-    The watermark (newest ``:updated_at`` landed) is written only after the batch is committed.
+    The watermark (newest ``:updated_at`` landed, see :func:`next_watermark`) is written only
+    after the batch is committed.
     """
     started = time.monotonic()
     summary = new_summary(settings)
@@ -517,8 +518,8 @@ def land_socrata_incremental(
     logger.info(
         "%s: incremental from %s (%s)", settings.dataset, soql_timestamp(since) + "Z", reason
     )
+    now = datetime.now(UTC)  # before the first request: the watermark never passes it
     expected = client.count(where)
-    now = datetime.now(UTC)
     batch_id = f"socrata-updated-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with Progress(
         f"{settings.dataset} incremental",
@@ -545,7 +546,7 @@ def land_socrata_incremental(
         return _finish(summary, started)
     summary["batches_landed"].append(batch_id)
     summary["rows_landed"] += info["rows"]
-    newest = info["watermark_max"]
+    newest = next_watermark(info["watermark_max"], now)
     if newest and (
         not summary["watermark_before"]
         or parse_socrata_timestamp(newest) > parse_socrata_timestamp(summary["watermark_before"])
@@ -559,6 +560,22 @@ def land_socrata_incremental(
     else:
         summary["watermark"] = summary["watermark_before"]
     return _finish(summary, started)
+
+
+def next_watermark(newest_landed: str | None, fetch_started: datetime) -> str | None:
+    """The newest ``:updated_at`` landed, but never later than the moment the fetch started.
+
+    Offset paging is not a snapshot: a record created or changed while the pages are read can
+    shift the others or be missed, while records landed from later pages carry newer
+    ``:updated_at`` values. Every such record changed after ``fetch_started``, so the next run
+    (which starts from the watermark minus the overlap) fetches it.
+    """
+    if newest_landed is None:
+        return None
+    cap = fetch_started.astimezone(UTC)
+    if parse_socrata_timestamp(newest_landed) <= cap:
+        return newest_landed
+    return _iso_z(cap)
 
 
 # shared: one query -> one batch ------------------------------------------------------------
@@ -582,10 +599,21 @@ def _land_query(
     writer = None
     newest: datetime | None = None
     oldest: datetime | None = None
+    seen: set[str] = set()
+    repeated = 0
     for page in client.pages(where, expected_rows=expected_rows):
-        if not page.records:
+        # A record inserted while paging shifts later pages by one: the record at the page
+        # boundary then comes twice. Land it once.
+        records = []
+        for record in page.records:
+            if record[":id"] in seen:
+                repeated += 1
+            else:
+                seen.add(record[":id"])
+                records.append(record)
+        if not records:
             continue
-        table = records_to_landing_table(page.records, settings.dataset)
+        table = records_to_landing_table(records, settings.dataset)
         writer = writer or zone.open_batch(settings.dataset, batch_id)
         writer.write(table)
         page_newest = latest_updated_at(table)
@@ -604,6 +632,7 @@ def _land_query(
         "where": where,
         "watermark_min": _iso_z(oldest),
         "watermark_max": _iso_z(newest),
+        "repeated_records_dropped": repeated,
     }
     info = writer.commit(manifest)
     logger.info("%s: committed batch %s (%s rows)", settings.dataset, batch_id, f"{info.rows:,}")
