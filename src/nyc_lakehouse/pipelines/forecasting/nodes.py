@@ -1,0 +1,340 @@
+"""Nodes of the ``forecasting`` pipeline (pandas; no Spark needed).
+
+The only data input is a daily panel ``unique_id, ds, y`` (``ml.daily_volume_panel@pandas``,
+or any CSV of that shape in another conf env); every calendar feature is derived from ``ds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from nyc_lakehouse.pipelines.forecasting import backtest as bt
+from nyc_lakehouse.pipelines.forecasting.charts import forecast_figure
+from nyc_lakehouse.pipelines.forecasting.models import (
+    BASELINE_MODEL,
+    ChampionForecaster,
+    enabled_models,
+    pyfunc_model,
+)
+
+logger = logging.getLogger(__name__)
+
+PANEL_COLUMNS = ("unique_id", "ds", "y")
+MISSING_DAY_POLICIES = ("zero", "ffill", "error")
+
+
+def prepare_panel(panel: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Validate and regularise the input panel: one row per series per day, no gaps.
+
+    Checks: the three columns exist; ``ds`` parses as a date; ``y`` is numeric; no series has
+    two rows for a day (an error: summing or dropping silently would change the data). Days
+    missing inside a series are filled by ``panel.missing_days`` (``zero``: a day without
+    requests; ``ffill``; ``error``). ``panel.max_history_days`` keeps the most recent days of
+    each series (bounded cost), ``panel.series`` keeps only the listed series.
+    """
+    missing = [c for c in PANEL_COLUMNS if c not in panel.columns]
+    if missing:
+        raise ValueError(
+            f"The forecasting panel needs columns {list(PANEL_COLUMNS)}; missing {missing} "
+            f"(got {list(panel.columns)})"
+        )
+    config = params.get("panel", {}) or {}
+    frame = pd.DataFrame(
+        {
+            "unique_id": panel["unique_id"].astype(str),
+            "ds": pd.to_datetime(panel["ds"], errors="coerce"),
+            "y": pd.to_numeric(panel["y"], errors="coerce"),
+        }
+    )
+    bad_dates = frame["ds"].isna() & panel["ds"].notna()
+    if bad_dates.any():
+        examples = panel.loc[bad_dates, "ds"].astype(str).unique()[:3].tolist()
+        raise ValueError(f"ds: {int(bad_dates.sum())} value(s) are not dates, e.g. {examples}")
+    if frame["ds"].isna().any():
+        raise ValueError(f"ds: {int(frame['ds'].isna().sum())} row(s) have no date")
+    bad_values = frame["y"].isna() & panel["y"].notna()
+    if bad_values.any():
+        examples = panel.loc[bad_values, "y"].astype(str).unique()[:3].tolist()
+        raise ValueError(f"y: {int(bad_values.sum())} value(s) are not numbers, e.g. {examples}")
+    if (frame["ds"] != frame["ds"].dt.normalize()).any():
+        raise ValueError("ds must be daily dates; found times of day (aggregate to days first)")
+    duplicated = frame.duplicated(["unique_id", "ds"], keep=False)
+    if duplicated.any():
+        examples = frame.loc[duplicated, ["unique_id", "ds"]].head(3).astype(str).values.tolist()
+        raise ValueError(
+            f"{int(duplicated.sum())} rows share a (unique_id, ds): one row per series per day "
+            f"is required, e.g. {examples}"
+        )
+    wanted = config.get("series")
+    if wanted:
+        frame = frame[frame["unique_id"].isin([str(s) for s in wanted])]
+    if frame.empty:
+        raise ValueError("The forecasting panel is empty (after the panel.series filter)")
+
+    policy = config.get("missing_days", "zero")
+    if policy not in MISSING_DAY_POLICIES:
+        raise ValueError(
+            f"panel.missing_days must be one of {MISSING_DAY_POLICIES}, got {policy!r}"
+        )
+    pieces = []
+    filled_days = 0
+    for unique_id, series in frame.groupby("unique_id", sort=True):
+        series = series.set_index("ds").sort_index()
+        days = pd.date_range(series.index.min(), series.index.max(), freq="D")
+        gaps = int(len(days) - series["y"].notna().sum())
+        if gaps and policy == "error":
+            raise ValueError(
+                f"Series {unique_id!r} has {gaps} missing day(s) (panel.missing_days: error)"
+            )
+        y = series["y"].reindex(days)
+        y = y.ffill().fillna(0.0) if policy == "ffill" else y.fillna(0.0)
+        filled_days += gaps
+        pieces.append(pd.DataFrame({"unique_id": unique_id, "ds": days, "y": y.to_numpy(float)}))
+    out = pd.concat(pieces, ignore_index=True)
+    max_days = config.get("max_history_days")
+    if max_days:
+        start = out.groupby("unique_id")["ds"].transform("max") - pd.Timedelta(
+            days=int(max_days) - 1
+        )
+        out = out[out["ds"] >= start]
+    if filled_days:
+        logger.warning("Filled %d missing series-day(s) with policy %r", filled_days, policy)
+    logger.info(
+        "Panel: %d series, %d rows, %s to %s",
+        out["unique_id"].nunique(),
+        len(out),
+        out["ds"].min().date(),
+        out["ds"].max().date(),
+    )
+    return out.reset_index(drop=True)
+
+
+def backtest_models(panel: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Rolling-origin backtest of every enabled model (see ``backtest.run_backtest``)."""
+    started = time.perf_counter()
+    result = bt.run_backtest(panel, params)
+    logger.info(
+        "Backtest of %d model(s) on %d series done in %.1f s",
+        result["model"].nunique(),
+        result["unique_id"].nunique(),
+        time.perf_counter() - started,
+    )
+    return result
+
+
+def score_backtest(
+    backtest: pd.DataFrame, panel: pd.DataFrame, params: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Metrics per model x series x backtest window (MASE, sMAPE, RMSE, coverage)."""
+    return bt.window_metrics(
+        backtest, panel, list(params["levels"]), int(params.get("season_length", 7))
+    )
+
+
+def choose_champions(per_window: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Champion per series (lowest mean MASE over all windows): ``unique_id, model``."""
+    candidates = (params.get("champion", {}) or {}).get("candidates") or None
+    champions = bt.select_champions(per_window, candidates)
+    logger.info("Champions: %s", champions.value_counts().to_dict())
+    return champions.rename("model").reset_index()
+
+
+def build_leaderboard(
+    per_window: pd.DataFrame, champions: pd.DataFrame, params: Mapping[str, Any]
+) -> pd.DataFrame:
+    """``ml.forecast_backtest_metrics``: one row per model per series, plus ``__all__`` rows.
+
+    Grain: one row per (model, unique_id); ``unique_id == "__all__"`` is the mean over series.
+    """
+    board = bt.leaderboard(
+        per_window,
+        champions.set_index("unique_id")["model"],
+        int(params["horizon"]),
+        list(params["levels"]),
+    )
+    board["evaluated_at"] = pd.Timestamp.now(tz="UTC")
+    overall = board[board["unique_id"] == bt.ALL_SERIES].set_index("model")
+    if bt.CHAMPION_ROW in overall.index and BASELINE_MODEL in overall.index:
+        logger.info(
+            "Champion MASE %.3f vs %s %.3f (ratio %.3f on the same windows)",
+            overall.loc[bt.CHAMPION_ROW, "mase"],
+            BASELINE_MODEL,
+            overall.loc[bt.CHAMPION_ROW, "baseline_mase"],
+            overall.loc[bt.CHAMPION_ROW, "mase_vs_baseline"],
+        )
+    return board
+
+
+def fit_champion_model(
+    panel: pd.DataFrame, champions: pd.DataFrame, params: Mapping[str, Any]
+) -> ChampionForecaster:
+    """Refit every series' champion on all of its history."""
+    mapping = dict(zip(champions["unique_id"], champions["model"], strict=True))
+    enabled = set(enabled_models(params))
+    unknown = sorted(set(mapping.values()) - enabled)
+    if unknown:
+        raise ValueError(f"Champion model(s) {unknown} are not enabled in the parameters")
+    return ChampionForecaster(mapping, params).fit(panel)
+
+
+def forecast_next_horizon(
+    champion_model: ChampionForecaster, params: Mapping[str, Any]
+) -> pd.DataFrame:
+    """``ml.volume_forecasts``: one row per series per forecast day, champion's forecast.
+
+    Columns ``unique_id, ds, model, y_hat, y_hat_lo_<L>, y_hat_hi_<L>, forecast_origin
+    (last observed day), horizon_step, created_at``.
+    """
+    forecasts = champion_model.predict()
+    origin = forecasts["unique_id"].map(champion_model.last_observed)
+    forecasts["forecast_origin"] = pd.to_datetime(origin)
+    forecasts["horizon_step"] = (forecasts["ds"] - forecasts["forecast_origin"]).dt.days.astype(
+        "int64"
+    )
+    forecasts["created_at"] = pd.Timestamp.now(tz="UTC")
+    return forecasts
+
+
+def plot_forecasts(
+    panel: pd.DataFrame,
+    backtest: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    champions: pd.DataFrame,
+    params: Mapping[str, Any],
+) -> go.Figure:
+    """The forecast chart (kedro-viz preview, dashboard and MLflow artifact)."""
+    ids = sorted(panel["unique_id"].unique(), key=lambda s: (s != "citywide", s))
+    return forecast_figure(
+        panel,
+        backtest,
+        forecasts,
+        champions.set_index("unique_id")["model"],
+        list(params["levels"]),
+        history_days=int((params.get("chart", {}) or {}).get("history_days", 120)),
+        series_order=ids,
+    )
+
+
+def _metric_name(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in str(text))
+
+
+def log_forecasting_run(
+    leaderboard: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    chart: go.Figure,
+    champion_model: ChampionForecaster,
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Log the run to MLflow and register the champion model with its alias.
+
+    kedro-mlflow opens the run (and logs the parameters) for tracked pipelines; if no run is
+    active (tracking disabled, or a plain Python call), this node opens one itself. Logs every
+    model's all-series metrics (``<model>.<metric>``), the leaderboard, forecasts and chart as
+    artifacts, and the champion as a pyfunc model registered as ``mlflow.registered_model_name``
+    with alias ``mlflow.alias``. Returns where everything went (``ml.champion_model_info``).
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+    from mlflow.tracking import MlflowClient
+
+    config = params.get("mlflow", {}) or {}
+    if not config.get("enabled", True):
+        logger.info("MLflow logging disabled (forecasting.mlflow.enabled: false)")
+        return {"logged": False}
+    own_run = mlflow.active_run() is None
+    if own_run:
+        experiment = config.get("experiment_name")
+        if experiment:
+            mlflow.set_experiment(experiment)
+        mlflow.start_run(run_name="forecasting")
+    try:
+        run = mlflow.active_run()
+        overall = leaderboard[leaderboard["unique_id"] == bt.ALL_SERIES]
+        metric_columns = [
+            c
+            for c in leaderboard.columns
+            if c in {"mase", "smape", "rmse", "mase_vs_baseline"} or c.startswith("coverage_")
+        ]
+        values: dict[str, float] = {}
+        for _, row in overall.iterrows():
+            for column in metric_columns:
+                value = row[column]
+                if pd.notna(value) and np.isfinite(value):
+                    values[_metric_name(f"{row['model']}.{column}")] = float(value)
+        champions = leaderboard[
+            leaderboard["is_champion"] & (leaderboard["unique_id"] != bt.ALL_SERIES)
+        ]
+        values["champion.series_count"] = float(len(champions))
+        mlflow.log_metrics(values)
+        mlflow.set_tags(
+            {
+                "champion_models": ",".join(sorted(set(champion_model.champions.values()))),
+                "horizon": str(params["horizon"]),
+            }
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            leaderboard.to_csv(folder / "forecast_backtest_metrics.csv", index=False)
+            forecasts.to_csv(folder / "volume_forecasts.csv", index=False)
+            chart.write_html(folder / "forecast_chart.html", include_plotlyjs="cdn")
+            chart.write_json(folder / "forecast_chart.json")
+            for name in (
+                "forecast_backtest_metrics.csv",
+                "volume_forecasts.csv",
+                "forecast_chart.html",
+                "forecast_chart.json",
+            ):
+                mlflow.log_artifact(str(folder / name))
+
+        example_ids = sorted(champion_model.champions)[:1]
+        example = pd.DataFrame({"unique_id": example_ids})
+        sample_output = champion_model.predict(example_ids)
+        sample_output["ds"] = pd.to_datetime(sample_output["ds"])
+        registered_name = (
+            config.get("registered_model_name") if config.get("register", True) else None
+        )
+        info = mlflow.pyfunc.log_model(
+            name="champion_model",
+            python_model=pyfunc_model(champion_model),
+            signature=infer_signature(example, sample_output),
+            pip_requirements=_pip_requirements(),
+            registered_model_name=registered_name,
+        )
+        result: dict[str, Any] = {
+            "logged": True,
+            "run_id": run.info.run_id,
+            "experiment_id": run.info.experiment_id,
+            "model_uri": info.model_uri,
+            "tracking_uri": mlflow.get_tracking_uri(),
+            "registered_model_name": registered_name,
+            "version": None,
+            "alias": None,
+        }
+        if registered_name:
+            version = str(info.registered_model_version)
+            alias = config.get("alias", "champion")
+            MlflowClient().set_registered_model_alias(registered_name, alias, version)
+            result.update(version=version, alias=alias)
+            logger.info("Registered %s version %s as @%s", registered_name, version, alias)
+        return result
+    finally:
+        if own_run:
+            mlflow.end_run()
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned requirements of the pyfunc model (explicit: inferring them is slow and offline-unsafe)."""
+    from importlib.metadata import version
+
+    packages = ("statsforecast", "scikit-learn", "pandas", "numpy", "holidays", "mlflow")
+    return [f"{name}=={version(name)}" for name in packages]
