@@ -133,8 +133,9 @@ def generate_nyc311(
 ) -> Iterator[pa.Table]:
     """Yield one landing-format 311 table per calendar month of [start, end] (inclusive).
 
-    ``scale`` multiplies the volume (1.0 = about 200 requests a day); rows are ordered by
-    ``created_date`` within a month, re-sent versions and duplicates follow at the end.
+    ``scale`` multiplies the volume (1.0 = about 200 requests a day). Within a month, the
+    earlier (open) versions of re-sent requests come first, then every request in
+    ``created_date`` order, then the exact duplicates.
     """
     start, end = _as_date(start), _as_date(end)
     if scale <= 0:
@@ -177,7 +178,7 @@ class _Model311:
     week: np.ndarray  # (T, 7) mean 1
     holiday: np.ndarray  # (T,)
     covid: np.ndarray  # (T,) factor at the trough
-    hour_cum: np.ndarray  # (T, 24) cumulative
+    hour_cum: np.ndarray  # (T * 24,) cumulative per type, plus the type index
     agency: pa.Array  # (T,) strings
     agency_name: pa.Array
     complaint_type: pa.Array
@@ -233,6 +234,8 @@ def _model_311() -> _Model311:
     types = ref.COMPLAINT_TYPES
     hour = np.array([_normalised(ref.HOUR_PROFILES[t.hours]) for t in types])
     hour_cum = np.cumsum(hour / hour.sum(axis=1, keepdims=True), axis=1)
+    # Type t's cumulative profile shifted to [t, t + 1]: one searchsorted draws every row's hour.
+    hour_cum = (hour_cum + np.arange(len(types))[:, None]).ravel()
     descriptors, d_off, d_cnt = _flatten([t.descriptors for t in types])
     locations, l_off, l_cnt = _flatten([t.location_types for t in types])
     done, o_off, o_cnt = _flatten([ref.RESOLUTIONS[t.agency][0] for t in types])
@@ -483,7 +486,8 @@ def _month_311(
     day_idx = np.repeat(np.repeat(np.arange(n_days), n_types), counts.ravel())
     n = len(type_idx)
 
-    hour = (rng.random(n)[:, None] > model.hour_cum[type_idx]).sum(axis=1).clip(0, 23)
+    hour = np.searchsorted(model.hour_cum, rng.random(n) + type_idx, side="right")
+    hour = (hour - type_idx * 24).clip(0, 23)
     created = _epoch_seconds(first) + day_idx * 86_400 + hour * 3600 + rng.integers(0, 3600, n)
     order = np.argsort(created, kind="stable")
     type_idx, created = type_idx[order], created[order]
@@ -514,16 +518,9 @@ def _month_311(
         0, len(model.zip_lat) - 1
     )
     borough_idx = model.zip_borough[zip_idx]
-    zip_code = model.zip_code.take(pa.array(zip_idx))
     zip_missing = rng.random(n) < defects.zip_missing
     zip_invalid = (rng.random(n) < defects.zip_invalid) & ~zip_missing
-    if zip_invalid.any():
-        bad = pa.array(list(_INVALID_ZIPS)).take(pa.array(rng.integers(0, len(_INVALID_ZIPS), n)))
-        plus_four = pc.binary_join_element_wise(
-            zip_code, pa.array(rng.integers(1000, 10_000, n)).cast(pa.string()), "-"
-        )
-        bad = pc.if_else(pa.array(rng.random(n) < 0.3), plus_four, bad)
-        zip_code = pc.if_else(pa.array(zip_invalid), bad, zip_code)
+    zip_code = _zip_codes(rng, model, zip_idx, zip_invalid)
     cols["incident_zip"] = _null_where(zip_code, zip_missing)
 
     street_pick = _pick(rng, model.street_offset[borough_idx], model.street_count[borough_idx])
@@ -574,13 +571,13 @@ def _month_311(
     cols["status"] = pc.if_else(pa.array(still_open), open_status, pa.scalar("Closed"))
     due = created + model.due_days[type_idx] * 86_400
     cols["due_date"] = _floating(due, (model.due_days[type_idx] == 0) | (rng.random(n) < 0.4))
-    done_text = model.done_text.take(
-        pa.array(_pick(rng, model.done_offset[type_idx], model.done_count[type_idx]))
+    # Closed rows get a closing text, open rows an "in progress" one (one take over both lists).
+    done_pick = _pick(rng, model.done_offset[type_idx], model.done_count[type_idx])
+    open_pick = _pick(rng, model.open_offset[type_idx], model.open_count[type_idx])
+    texts = pa.concat_arrays([model.done_text, model.open_text])
+    resolution_text = texts.take(
+        pa.array(np.where(still_open, open_pick + len(model.done_text), done_pick))
     )
-    open_text = model.open_text.take(
-        pa.array(_pick(rng, model.open_offset[type_idx], model.open_count[type_idx]))
-    )
-    resolution_text = pc.if_else(pa.array(still_open), open_text, done_text)
     cols["resolution_description"] = _null_where(
         resolution_text, (still_open & (rng.random(n) < 0.4)) | (rng.random(n) < 0.01)
     )
@@ -668,42 +665,61 @@ def _month_311(
     final = pa.table({name: cols[name] for name in NYC311_SAMPLE_COLUMNS})
 
     # --- re-sent versions and exact duplicates -------------------------------------------------
-    # A re-sent request: the first fetch saw an earlier, open version (kept at the request's
-    # place in created order); the final version comes again later with the same key and :id.
+    # A re-sent request: the first fetch saw an earlier, open version; the final version comes
+    # again later with the same key and :id and a newer :updated_at. The earlier versions open
+    # the month's table, so they precede their final versions.
     resent = (rng.random(n) < defects.resent) & ~still_open & ~before_created & ~in_future
     resent &= ~closed_missing
     table = final
     if resent.any():
-        first_update = np.minimum(loaded_at + rng.integers(60, 3600, n), updated_at - 60)
-        earlier = {
-            "closed_date": _null_where(cols["closed_date"], resent),
-            "status": pc.if_else(
-                pa.array(resent),
-                _weighted(rng, (("In Progress", 0.5), ("Open", 0.35), ("Assigned", 0.15)), n),
-                cols["status"],
+        rows = np.flatnonzero(resent)
+        k = len(rows)
+        first_update = np.minimum(
+            loaded_at[rows] + rng.integers(60, 3600, k), updated_at[rows] - 60
+        )
+        earlier_values = {
+            "closed_date": pa.nulls(k, pa.string()),
+            "status": _weighted(rng, (("In Progress", 0.5), ("Open", 0.35), ("Assigned", 0.15)), k),
+            "resolution_description": _null_where(
+                model.open_text.take(pa.array(open_pick[rows])), rng.random(k) < 0.5
             ),
-            "resolution_description": pc.if_else(
-                pa.array(resent),
-                _null_where(open_text, rng.random(n) < 0.5),
-                cols["resolution_description"],
-            ),
-            "resolution_action_updated_date": pc.if_else(
-                pa.array(resent), _floating(first_action), cols["resolution_action_updated_date"]
-            ),
-            "_socrata_updated_at": pc.if_else(
-                pa.array(resent),
-                _utc_z(np.maximum(first_update, loaded_at)),
-                cols["_socrata_updated_at"],
-            ),
+            "resolution_action_updated_date": _floating(first_action[rows]),
+            "_socrata_updated_at": _utc_z(np.maximum(first_update, loaded_at[rows])),
         }
-        table = pa.table({name: earlier.get(name, cols[name]) for name in NYC311_SAMPLE_COLUMNS})
-        table = pa.concat_tables([table, final.filter(pa.array(resent))])
+        earlier = final.take(pa.array(rows))
+        for name, values in earlier_values.items():
+            earlier = earlier.set_column(earlier.schema.get_field_index(name), name, values)
+        table = pa.concat_tables([earlier, final])
     # Exact duplicates are taken from the single-chunk final table: take() on the concatenated
     # table would first copy every column into one chunk.
     duplicates = np.flatnonzero(rng.random(n) < defects.exact_duplicate)
     if len(duplicates):
         table = pa.concat_tables([table, final.take(pa.array(duplicates))])
     return table
+
+
+def _zip_codes(
+    rng: np.random.Generator, model: _Model311, zip_idx: np.ndarray, invalid: np.ndarray
+) -> pa.Array:
+    """ZIP codes, with invalid values ('N/A', '0', ..., ZIP+4) where ``invalid``: one take over
+    the real ZIPs followed by the invalid values of this month."""
+    rows = np.flatnonzero(invalid)
+    choice = rng.integers(0, len(_INVALID_ZIPS), len(rows))
+    plus_four = rng.random(len(rows)) < 0.3
+    zips = model.zip_code.to_pylist()
+    plus_four_text = [
+        f"{zips[z]}-{d}"
+        for z, d in zip(
+            zip_idx[rows[plus_four]], rng.integers(1000, 10_000, int(plus_four.sum())), strict=True
+        )
+    ]
+    dictionary = pa.concat_arrays(
+        [model.zip_code, pa.array(_INVALID_ZIPS), pa.array(plus_four_text, pa.string())]
+    )
+    index = zip_idx.copy()
+    index[rows] = len(zips) + choice
+    index[rows[plus_four]] = len(zips) + len(_INVALID_ZIPS) + np.arange(int(plus_four.sum()))
+    return dictionary.take(pa.array(index))
 
 
 def borough_idx_to_bbl(borough_idx: np.ndarray) -> np.ndarray:
