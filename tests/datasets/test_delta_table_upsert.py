@@ -284,3 +284,30 @@ def test_auto_engine_uses_sql_merge_off_the_local_engine(spark, make_dataset, mo
     ds.save(spark.createDataFrame([(1, "a", "v3", 3)], SCHEMA))
     assert ds.last_save_metrics["engine"] == "sql"
     assert [r["v"] for r in ds.load().collect()] == ["v3"]
+
+
+def test_date_partitions_and_mixed_case_names(spark, upsert_dataset):
+    """Literal partition predicates and quoted identifiers in both SQL dialects."""
+    ds = upsert_dataset(keys=["RequestId"], sequence_column="Seq", partition_by=["day"])
+    seed = spark.sql(
+        "select cast(id as long) RequestId, date_add(date'2024-03-09', cast(id % 3 as int)) day, "
+        "'v1' Value, 1L Seq from range(9)"
+    )
+    ds.save(seed)
+    before = _files_by(ds.address.path, "day")
+    ds.save(spark.sql("select 4L RequestId, date'2024-03-10' day, 'v2' Value, 2L Seq"))
+    after = _files_by(ds.address.path, "day")
+    assert (
+        after["2024-03-09"] == before["2024-03-09"] and after["2024-03-11"] == before["2024-03-11"]
+    )
+    assert after["2024-03-10"] != before["2024-03-10"]
+    assert "2024-03-10" in ds.last_save_metrics["partition_filter"]
+    rows = {r["RequestId"]: r["Value"] for r in ds.load().collect()}
+    assert rows[4] == "v2" and len(rows) == 9
+
+
+def _files_by(path: str, column: str) -> dict[str, set[str]]:
+    files: dict[str, set[str]] = {}
+    for action in pa.table(DeltaTable(path).get_add_actions(flatten=True)).to_pylist():
+        files.setdefault(str(action[f"partition.{column}"]), set()).add(action["path"])
+    return files
