@@ -103,10 +103,10 @@ def map_header(source_names: list[str], dataset: str) -> ExportHeader:
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
     if duplicates:
         raise ExportFormatError(f"header maps several columns to {duplicates}: {names!r}")
-    missing = [c for c in IDENTIFYING_COLUMNS.get(dataset, ()) if c not in columns]
-    if missing:
+    unidentified = [c for c in IDENTIFYING_COLUMNS.get(dataset, ()) if c not in columns]
+    if unidentified:
         raise ExportFormatError(
-            f"this is not a {dataset} export: the header has no {missing} "
+            f"this is not a {dataset} export: the header has no {unidentified} "
             f"(first columns: {names[:5]!r})"
         )
     style = "api" if all(n == c for n, c in zip(names, columns, strict=True)) else "display"
