@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from silver_fixtures import good_request, materialize
 
 from nyc_lakehouse.pipelines.silver import nodes
@@ -96,6 +97,13 @@ def test_flags_enrichment_and_final(spark, bronze_311, silver_params, run_contex
                 complaint_type="Illegal Parking",
             ),
             good_request(5, closed_date="2009-12-31T00:00:00.000", incident_zip="07030"),
+            # New Year's Eve, 23:30 New York time: 04:30 UTC on 1 January.
+            good_request(
+                8,
+                created_date="2023-12-31T23:30:00.000",
+                closed_date="2105-01-01T00:00:00.000",
+                _socrata_updated_at="2024-01-01T05:00:00.000Z",
+            ),
         ]
     )
     base = materialize(spark, nodes.clean_311_base(bronze, params), tmp_path / "base")
@@ -108,7 +116,17 @@ def test_flags_enrichment_and_final(spark, bronze_311, silver_params, run_contex
         nodes.NYC311_SILVER_COLUMNS
     )
 
-    one, two, three, four, five = (final[k] for k in (1, 2, 3, 4, 5))
+    one, two, three, four, five, eight = (final[k] for k in (1, 2, 3, 4, 5, 8))
+    # Calendar parts in New York time even though the base stage was read back from Delta.
+    assert (eight["created_month"], eight["created_year"], eight["created_hour"]) == (
+        "2023-12",
+        2023,
+        23,
+    )
+    assert (
+        eight["created_date_only"].isoformat() == "2023-12-31" and eight["created_day_of_week"] == 7
+    )
+    assert eight["has_future_closed_date"] and eight["parse_errors"] == []
     assert one["has_valid_location"] and one["has_valid_zip"] and one["has_resolution"]
     assert one["response_time_hours"] == 2.0 and one["is_closed"] and one["status"] == "CLOSED"
     assert (one["created_month"], one["created_year"], one["created_month_num"]) == (
@@ -149,6 +167,21 @@ def test_flags_enrichment_and_final(spark, bronze_311, silver_params, run_contex
 
     assert five["has_invalid_closed_date"]  # closed before 2010
     assert five["incident_zip"] == "07030" and not five["has_valid_zip"]  # 5 digits, not NYC
+
+
+def test_quarantine_share_threshold_uses_configured_parameters(
+    spark, bronze_311, silver_params, run_context, tmp_path
+):
+    from nyc_lakehouse.quality import DataQualityError
+
+    params = {**silver_params["nyc311"], "min_rows_for_share_check": 4}
+    records = [good_request(k) for k in (1, 2, 3)] + [good_request("bad-key")]
+    base = materialize(spark, nodes.clean_311_base(bronze_311(records), params), tmp_path / "b")
+    with pytest.raises(DataQualityError, match=r"1 of 4 rows \(25.0%\).*'unique_key_present': 1"):
+        nodes.check_311_quality(base, params, run_context)
+    # With the default minimum size (1000 rows) a 4-row increment is not judged by share.
+    passed, quarantine, _ = nodes.check_311_quality(base, silver_params["nyc311"], run_context)
+    assert passed.count() == 3 and quarantine.count() == 1
 
 
 def test_final_keeps_latest_version_per_key(
