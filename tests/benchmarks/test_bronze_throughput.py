@@ -53,7 +53,7 @@ def _land_months(zone: LandingZone, months: int, scale: float) -> int:
     return rows
 
 
-@pytest.mark.parametrize(("months", "scale"), [(6, 1.0), (6, 5.0)])
+@pytest.mark.parametrize(("months", "scale"), [(6, 1.0), (6, 5.0), (6, 20.0)])
 def test_bronze_throughput(spark, data_root: Path, months, scale):
     from kedro.runner import SequentialRunner
 
