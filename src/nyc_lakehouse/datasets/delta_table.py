@@ -548,17 +548,17 @@ def _latest_per_key(data: DataFrame, keys: Sequence[str], sequence: str | None) 
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    deduped = data.dropDuplicates()
     if sequence is None:
-        return deduped
+        return data.dropDuplicates()
     rank_col = "__nyc_upsert_rank"
     order = Window.partitionBy(*[F.col(k) for k in keys]).orderBy(
         F.col(sequence).desc_nulls_last(),
         # Spark cannot hash map columns; the remaining columns still make the pick repeatable.
         F.xxhash64(*[F.col(c) for c, kind in data.dtypes if not kind.startswith("map")]).desc(),
     )
+    # row_number keeps one row per key, so exact duplicates need no dropDuplicates pass.
     return (
-        deduped.withColumn(rank_col, F.row_number().over(order))
+        data.withColumn(rank_col, F.row_number().over(order))
         .filter(F.col(rank_col) == 1)
         .drop(rank_col)
     )
