@@ -254,9 +254,9 @@ def read_landing_files(plan: Mapping[str, Any], bronze_table: DataFrame | None) 
 def _with_plain_schema(data: DataFrame) -> DataFrame:
     """The same rows under a schema declared from DDL (all columns nullable).
 
-    Sail 0.7.2: a Delta table first written from literal columns (``F.lit``: not nullable, no
-    field metadata) silently ignores ``mergeSchema`` on later appends, so a new source column
-    would be dropped. Declaring the schema through an empty DataFrame avoids it.
+    Sail 0.7.2: once a Delta table has a non-nullable column (``F.lit`` columns are not
+    nullable), later ``mergeSchema`` appends silently drop new columns, so a new source column
+    would be lost. Declaring the schema through an empty DataFrame makes every column nullable.
     """
     ddl = ", ".join(f"`{name}` {kind}" for name, kind in data.dtypes)
     return engine.get_spark().createDataFrame([], ddl).unionByName(data)
