@@ -58,6 +58,14 @@ def test_pandas_input_is_accepted(make_dataset, rows_by_key):
     assert {k: r["v"] for k, r in rows_by_key(ds.load()).items()} == {1: "a", 2: "b"}
 
 
+def test_arrow_input_is_accepted(make_dataset, rows_by_key):
+    import pyarrow as pa
+
+    ds = make_dataset()
+    ds.save(pa.table({"id": [1, 2], "v": ["a", "b"]}))
+    assert {k: r["v"] for k, r in rows_by_key(ds.load()).items()} == {1: "a", 2: "b"}
+
+
 def test_other_inputs_are_a_clear_error(make_dataset):
     with pytest.raises(DatasetError, match="can only save a Spark DataFrame"):
         make_dataset().save([{"id": 1}])
