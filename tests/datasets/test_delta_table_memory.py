@@ -82,7 +82,10 @@ def test_upsert_into_1m_rows_stays_bounded(spark, million_row_target, tmp_path):
 
     target = DeltaTableDataset(path=million_row_target, save_args=save_args)
     files_before = _files_by_month(million_row_target)
-    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    except OSError as exc:  # some sandboxes mount /proc read-only
+        pytest.skip(f"cannot reset the peak-RSS mark: {exc}")
     baseline = _status_bytes("VmRSS:")
     target.save(_increment(spark, "2021-01"))
     growth = _status_bytes("VmHWM:") - baseline
