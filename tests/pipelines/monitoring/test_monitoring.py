@@ -224,11 +224,24 @@ def test_volume_anomaly_metrics_on_a_table(spark, data_root):
     assert metrics[metrics["metric"] == "volume_anomaly"].iloc[0]["dimension"] == "2024-01-31"
 
 
+def test_gold_test_results_columns_match_what_the_gold_pipeline_writes(project_root):
+    import yaml
+
+    from nyc_lakehouse.pipelines.gold.data_tests import RESULTS_SCHEMA
+
+    params = yaml.safe_load((project_root / "conf/base/parameters_monitoring.yml").read_text())
+    config = params["monitoring"]["gold_test_results"]
+    configured = {v for k, v in config.items() if k.endswith("_column")}
+    assert configured <= set(RESULTS_SCHEMA.fieldNames())
+
+
 def test_kedro_run_appends_one_batch_per_run_and_survives_missing_tables(
-    spark, data_root, project_root
+    spark, data_root, project_root, tmp_path, monkeypatch
 ):
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
 
     rows = [("a", "2024-03-01", datetime(2024, 3, 1, 6, tzinfo=UTC))]
     _write(

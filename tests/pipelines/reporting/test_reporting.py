@@ -108,6 +108,22 @@ def test_311_charts_have_the_expected_traces(charts, gold):
     assert set(resolution.data[0].x) == set(gold["agg_agency_metrics"]["agency"])
 
 
+def test_chart_columns_exist_in_the_gold_table_registry():
+    """reporting.columns names real gold columns (the gold registry is the source of truth)."""
+    from nyc_lakehouse.pipelines.gold.tables import TABLES
+
+    sources = {
+        "kpi_911_overview": "kpi_911_overview",
+        "agg_911_monthly_incidents": "agg_911_monthly_agency",
+        "agg_911_monthly_pickup": "agg_911_monthly_agency",
+    }
+    unknown = {
+        key: sorted(set(roles.values()) - set(TABLES[sources.get(key, key)].columns))
+        for key, roles in COLUMNS.items()
+    }
+    assert {k: v for k, v in unknown.items() if v} == {}
+
+
 def test_a_renamed_gold_column_gives_a_clear_error(gold):
     broken = gold["agg_agency_metrics"].rename(columns={"p90_response_hours": "p90"})
     with pytest.raises(
@@ -151,7 +167,9 @@ def test_dashboard_html_is_self_contained(charts):
     assert len(page) > 3_000_000  # the 3.5 MB plotly.js bundle is embedded
 
 
-def test_kedro_run_writes_chart_datasets_and_dashboard(spark, data_root, gold_sample, project_root):
+def test_kedro_run_writes_chart_datasets_and_dashboard(
+    spark, data_root, gold_sample, project_root, isolated_mlflow
+):
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
