@@ -311,3 +311,10 @@ def _files_by(path: str, column: str) -> dict[str, set[str]]:
     for action in pa.table(DeltaTable(path).get_add_actions(flatten=True)).to_pylist():
         files.setdefault(str(action[f"partition.{column}"]), set()).add(action["path"])
     return files
+
+
+def test_partition_values_with_quotes(spark, upsert_dataset, rows_by_key):
+    ds = upsert_dataset(sequence_column="seq", partition_by=["m"])
+    ds.save(spark.createDataFrame([(1, "it's", "v1", 1), (2, "plain", "v1", 1)], SCHEMA))
+    ds.save(spark.createDataFrame([(1, "it's", "v2", 2), (3, "it's", "v1", 1)], SCHEMA))
+    assert values(rows_by_key, ds) == {1: ("v2", 2), 2: ("v1", 1), 3: ("v1", 1)}
