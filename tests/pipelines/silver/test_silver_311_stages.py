@@ -22,7 +22,7 @@ def test_base_stage_types_names_and_placeholders(spark, bronze_311, silver_param
                 2,
                 agency=" dsny ",
                 complaint_type="  ",
-                incident_zip="00000",
+                incident_zip="N/A",
                 borough="Unspecified",
                 descriptor="N/A",
                 latitude="not-a-number",
@@ -30,6 +30,8 @@ def test_base_stage_types_names_and_placeholders(spark, bronze_311, silver_param
                 created_date="02/28/2023 11:31:05 PM",
             ),
             good_request("12x", incident_zip="10033-1234"),
+            good_request(13, incident_zip="0"),
+            good_request(14, incident_zip="1234"),
         ]
     )
     base = nodes.clean_311_base(bronze, silver_params["nyc311"])
@@ -60,9 +62,12 @@ def test_base_stage_types_names_and_placeholders(spark, bronze_311, silver_param
     assert (
         messy["created_date"].timestamp() == datetime(2023, 3, 1, 4, 31, 5, tzinfo=UTC).timestamp()
     )
-    assert sorted(messy["parse_errors"]) == ["closed_date", "incident_zip", "latitude"]
+    assert sorted(messy["parse_errors"]) == ["closed_date", "latitude"]  # N/A is a placeholder
     assert bad_key["unique_key"] is None and bad_key["parse_errors"] == ["unique_key"]
     assert bad_key["incident_zip"] == "10033"
+    # A zero ZIP is a placeholder (null, no error); a 4-digit ZIP is malformed (null + error).
+    assert rows["13"]["incident_zip"] is None and rows["13"]["parse_errors"] == []
+    assert rows["14"]["incident_zip"] is None and rows["14"]["parse_errors"] == ["incident_zip"]
 
 
 def test_flags_enrichment_and_final(spark, bronze_311, silver_params, run_context, tmp_path):

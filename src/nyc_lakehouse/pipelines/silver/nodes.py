@@ -171,8 +171,17 @@ def clean_311_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
     # Three selects that refer to the previous one's columns by name: each parse expression is
     # built once (see parsers' module doc on plan growth).
     kept = [f for f in NYC311_FIELDS if f not in NYC311_DROPPED_FIELDS]
+    zip_placeholder = params.get("zip_null_pattern")
+
+    def cleaned_field(name: str) -> Column:
+        value = parsers.clean_string(_source_column(bronze, name), placeholders)
+        if name == "incident_zip" and zip_placeholder:
+            # "0" / "00000" are placeholders, not malformed ZIPs: null without a parse error.
+            return F.when(value.rlike(zip_placeholder), F.lit(None).cast("string")).otherwise(value)
+        return value
+
     cleaned = bronze.select(
-        *[parsers.clean_string(_source_column(bronze, f), placeholders).alias(f) for f in kept],
+        *[cleaned_field(f).alias(f) for f in kept],
         parsers.clean_string(_source_column(bronze, "_socrata_updated_at")).alias(
             "_socrata_updated_at"
         ),
