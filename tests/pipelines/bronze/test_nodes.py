@@ -218,3 +218,11 @@ def test_optional_delta_table_loads_none_until_the_table_exists(spark, tmp_path)
     assert dataset.load().count() == 1
     with pytest.raises(Exception, match="read-only"):
         dataset.save(spark.createDataFrame([("2",)], "a string"))
+
+
+def test_progress_is_logged_on_long_checks(caplog):
+    progress = nodes._Progress("checked %d of 3 landing file(s)", every_seconds=0)
+    with caplog.at_level("INFO"):
+        for _ in range(3):
+            progress.step()
+    assert "checked 3 of 3 landing file(s)" in caplog.text

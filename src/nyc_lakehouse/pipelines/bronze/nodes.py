@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -60,10 +61,6 @@ class LandingFile:
     rows: int = 0
     error: str | None = None
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return file_key(self.batch_id, self.source_file)
-
 
 def file_key(batch_id: str, source_file: str) -> tuple[str, str]:
     """Identity of a landing file, independent of where the landing zone is mounted."""
@@ -99,8 +96,11 @@ def plan_bronze_load(
     logged = logged_files(batch_log, dataset)
     batches = zone.batches(dataset)
     files: list[LandingFile] = []
+    total = sum(len(b.files) for b in batches)
+    progress = _Progress(f"Bronze {dataset}: checked %d of {total} landing file(s)")
     for batch in batches:
         for url in batch.files:
+            progress.step()
             key = file_key(batch.batch_id, url)
             if key in ingested:
                 if key not in logged:
@@ -147,6 +147,20 @@ def plan_bronze_load(
         "planned_at": datetime.now(UTC).isoformat(timespec="microseconds"),
         "files": [asdict(f) for f in files],
     }
+
+
+class _Progress:
+    """Logs a progress line at most every ``every_seconds`` (verifying a long history takes time)."""
+
+    def __init__(self, message: str, every_seconds: float = 30.0) -> None:
+        self.message, self.every, self.done = message, every_seconds, 0
+        self.last = time.monotonic()
+
+    def step(self) -> None:
+        self.done += 1
+        if time.monotonic() - self.last >= self.every:
+            self.last = time.monotonic()
+            logger.info(self.message, self.done)
 
 
 def _summary_note(summary: Mapping[str, Any] | None) -> str:
