@@ -181,21 +181,46 @@ def ancestors(job: dict[str, Any]) -> dict[str, set[str]]:
     return result
 
 
+def dataset_name(name: str) -> str:
+    """The catalog dataset behind a transcoded name (`ml.panel@pandas` -> `ml.panel`)."""
+    return name.split("@", 1)[0]
+
+
+def written(pipeline: Any) -> set[str]:
+    """Every dataset a pipeline's nodes write, including those it reads back itself."""
+    return {dataset_name(o) for node in pipeline.nodes for o in node.outputs}
+
+
+def read_from_outside(pipeline: Any) -> set[str]:
+    """Datasets the pipeline reads without writing them itself."""
+    return {dataset_name(i) for i in pipeline.inputs()} - written(pipeline)
+
+
 def test_task_order_follows_the_data_between_pipelines(jobs, registered_pipelines):
     """A task may only read what a task it (transitively) depends on has written."""
     for job_key, job in jobs.items():
         upstream = ancestors(job)
         by_task = {t["task_key"]: task_request(t, job).pipeline for t in job["tasks"]}
         for task_key, pipeline_name in by_task.items():
-            inputs = registered_pipelines[pipeline_name].inputs()
+            inputs = read_from_outside(registered_pipelines[pipeline_name])
             for other_key, other_name in by_task.items():
                 if other_key == task_key:
                     continue
-                shared = inputs & registered_pipelines[other_name].outputs()
+                shared = inputs & written(registered_pipelines[other_name])
                 assert not shared or other_key in upstream[task_key], (
                     f"{job_key}: task {task_key} reads {sorted(shared)} written by {other_key}, "
                     f"but does not depend on it"
                 )
+
+
+def test_the_order_check_sees_the_layers(registered_pipelines):
+    """Guard for the check above: it must see real hand-offs, or it would pass vacuously."""
+    silver = written(registered_pipelines["silver"])
+    assert "silver.nyc311_service_requests" in silver
+    assert "silver.nyc311_service_requests" in read_from_outside(registered_pipelines["gold"])
+    assert written(registered_pipelines["ml_features"]) & read_from_outside(
+        registered_pipelines["forecasting"]
+    )
 
 
 def test_secrets_reach_jobs_only_through_secret_scopes(bundle):
