@@ -36,3 +36,9 @@ def fast_params(models: tuple[str, ...] = ("SeasonalNaive", "AutoETS")) -> dict[
 @pytest.fixture
 def tiny_panel():
     return synthetic_panel(n_series=3, days=180, start="2023-01-01", seed=3)
+
+
+@pytest.fixture
+def make_params():
+    """``make_params(("SeasonalNaive", "AutoETS"))``: fast parameters with only those models."""
+    return fast_params

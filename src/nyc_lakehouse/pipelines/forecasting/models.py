@@ -295,7 +295,8 @@ class GradientBoostingForecaster:
                 start = end - width + 1
                 valid = start >= 0
                 safe_start = np.where(valid, start, 0)
-                value = (cs[end + 1] - cs[safe_start]) / width
+                safe_end = np.where(valid, end, width - 1)
+                value = (cs[safe_end + 1] - cs[safe_start]) / width
                 return np.where(valid, value, np.nan)
 
             sn_scale = float(
@@ -381,8 +382,9 @@ class GradientBoostingForecaster:
         if len(train) > max_rows:
             # Uniform sample, but always keep the most recent year (regime changes matter).
             train = train.sample(n=max_rows, random_state=self.seed)
-        features = self._feature_names(rows)
-        categorical = [features.index(c) for c in ("day_of_week", "month", "holiday_code")]
+        # A feature with no value in training (last year's value on a short panel) is dropped.
+        features = [c for c in self._feature_names(rows) if train[c].notna().any()]
+        categorical = self._categorical_indices(features)
         self._estimator = HistGradientBoostingRegressor(
             max_iter=int(self.settings.get("max_iter", 200)),
             learning_rate=float(self.settings.get("learning_rate", 0.05)),
@@ -413,7 +415,6 @@ class GradientBoostingForecaster:
             panel.sort_values(["unique_id", "ds"]).groupby("unique_id").tail(history_days)
         )
         self._features = features
-        self._categorical = categorical
         logger.debug(
             "%s fitted on %d rows (%d calibration) in %.1f s",
             self.name,
@@ -432,7 +433,9 @@ class GradientBoostingForecaster:
 
     @staticmethod
     def _categorical_indices(features: list[str]) -> list[int]:
-        return [features.index(c) for c in ("day_of_week", "month", "holiday_code")]
+        return [
+            features.index(c) for c in ("day_of_week", "month", "holiday_code") if c in features
+        ]
 
     def predict(self, horizon: int, levels: Sequence[int]) -> pd.DataFrame:
         if self._estimator is None or self._history is None:

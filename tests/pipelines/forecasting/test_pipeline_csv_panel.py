@@ -1,0 +1,84 @@
+"""The forecasting pipeline end to end from a CSV panel (conf env `csv_panel`), with real MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from mlflow.tracking import MlflowClient
+
+from nyc_lakehouse.pipelines.forecasting.synthetic import synthetic_panel
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("NYC_LAKEHOUSE_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
+    yield uri
+    mlflow.set_tracking_uri(None)
+
+
+def test_forecasting_runs_from_a_csv_panel(
+    data_root: Path, tmp_path: Path, mlflow_store, monkeypatch
+):
+    panel = synthetic_panel(n_series=2, days=160, start="2024-01-01", seed=5)
+    panel["unique_id"] = panel["unique_id"].map({"series_000": "shop_a", "series_001": "shop_b"})
+    csv = tmp_path / "my_panel.csv"
+    panel.assign(ds=panel["ds"].dt.strftime("%Y-%m-%d")).to_csv(csv, index=False)
+    monkeypatch.setenv("NYC_LAKEHOUSE_PANEL_CSV", str(csv))
+
+    bootstrap_project(PROJECT_ROOT)
+    extra = {
+        "forecasting": {
+            "horizon": 7,
+            "backtest": {"n_windows": 2, "step": 7},
+            "mlflow": {"registered_model_name": "csv_panel_test_model"},
+            "models": {
+                "AutoETS": {"enabled": True},
+                "AutoTheta": {"enabled": False},
+                "MSTL": {"enabled": False},
+                "HistGradientBoosting": {"enabled": False},
+                "Ensemble": {"enabled": False},
+            },
+        }
+    }
+    with KedroSession.create(PROJECT_ROOT, env="csv_panel", runtime_params=extra) as session:
+        session.run(pipeline_names=["forecasting"])
+
+    forecasts = pd.read_csv(data_root / "forecasts" / "volume_forecasts.csv", parse_dates=["ds"])
+    assert len(forecasts) == 2 * 7
+    assert set(forecasts["unique_id"]) == {"shop_a", "shop_b"}
+    assert forecasts["ds"].min() == panel["ds"].max() + pd.Timedelta(days=1)
+    assert (forecasts["y_hat_lo_95"] <= forecasts["y_hat"]).all()
+    assert (forecasts["y_hat"] <= forecasts["y_hat_hi_95"]).all()
+    board = pd.read_csv(data_root / "forecasts" / "forecast_backtest_metrics.csv")
+    assert {"SeasonalNaive", "AutoETS", "Champion"} <= set(board["model"])
+    assert "__all__" in set(board["unique_id"])
+    assert (data_root / "forecasts" / "forecast_chart.json").exists()
+
+    client = MlflowClient(tracking_uri=mlflow_store)
+    experiment = client.get_experiment_by_name("nyc_lakehouse")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.params["forecasting.horizon"] == "7"
+    assert "AutoETS.mase" in run.data.metrics
+    assert "SeasonalNaive.mase" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"forecast_backtest_metrics.csv", "forecast_chart.html"} <= artifacts
+    version = client.get_model_version_by_alias("csv_panel_test_model", "champion")
+    assert version.run_id == run.info.run_id
+    model = mlflow.pyfunc.load_model("models:/csv_panel_test_model@champion")
+    predicted = model.predict(pd.DataFrame({"unique_id": ["shop_b"]}))
+    pd.testing.assert_series_equal(
+        predicted["y_hat"].reset_index(drop=True),
+        forecasts.loc[forecasts["unique_id"] == "shop_b", "y_hat"].reset_index(drop=True),
+        check_names=False,
+    )
