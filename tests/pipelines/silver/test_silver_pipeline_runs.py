@@ -162,3 +162,49 @@ def test_fail_rule_stops_the_run_and_names_rule_and_count(spark, data_root):
     # Nothing merged, and the batch is not marked processed: the next run retries it.
     assert not (data_root / "silver" / "nyc311_service_requests" / "_delta_log").exists()
     assert not (data_root / "monitoring" / "silver_batch_log" / "_delta_log").exists()
+
+
+def test_bundled_sample_nothing_lost_and_idempotent(spark, data_root):
+    """The sample generator's output (real-world defects included) through the whole pipeline."""
+    from datetime import date
+
+    import pyarrow as pa
+
+    from nyc_lakehouse.sources.sample import generate_nyc311, generate_nyc911
+
+    ingested = datetime(2023, 1, 5, tzinfo=UTC)
+    bronze_keys: set[str] = set()
+    for name, tables in (
+        (NYC311, generate_nyc311(start=date(2022, 12, 1), end=date(2022, 12, 10))),
+        (NYC911, generate_nyc911(start=date(2022, 12, 1), end=date(2022, 12, 31))),
+    ):
+        for index, table in enumerate(tables):
+            if name == NYC311:
+                bronze_keys |= {k for k in table["unique_key"].to_pylist() if k is not None}
+            n = table.num_rows
+            for column, values in (
+                ("_ingested_at", pa.array([ingested] * n, pa.timestamp("us", tz="UTC"))),
+                ("_source_file", pa.array([f"landing/{name}-{index}.parquet"] * n)),
+                ("_batch_id", pa.array([f"sample-{index}"] * n)),
+                ("_ingest_date", pa.array(["2023-01-05"] * n)),
+            ):
+                table = table.append_column(column, values)
+            write_bronze(spark, data_root, name, spark.createDataFrame(table.to_pandas()))
+
+    run_silver()
+    silver = read_table(spark, data_root, "silver.nyc311_service_requests")
+    quarantine = read_table(spark, data_root, "silver.nyc311_quarantine")
+    kept = {str(r["unique_key"]) for r in silver} | {r["source_unique_key"] for r in quarantine}
+    assert bronze_keys and bronze_keys <= kept
+    assert len(silver) == len({r["unique_key"] for r in silver})  # one row per request
+    assert {r["created_month"] for r in silver} == {"2022-12"}
+    assert {r["borough"] for r in silver} <= {
+        "MANHATTAN", "BRONX", "BROOKLYN", "QUEENS", "STATEN ISLAND", "UNSPECIFIED",
+    }  # fmt: skip
+    weekly = read_table(spark, data_root, "silver.nyc911_e2e_weekly")
+    grain = {(r["week_start_date"], r["agency"], r["incident_type"]) for r in weekly}
+    assert weekly and len(grain) == len(weekly)
+
+    before = read_table(spark, data_root, "silver.nyc311_service_requests")
+    run_silver()
+    assert read_table(spark, data_root, "silver.nyc311_service_requests") == before
