@@ -87,7 +87,13 @@ def start_silver_run(as_of: str | None = None) -> dict[str, Any]:
     started_at = datetime.now(UTC).replace(microsecond=0)
     reference = started_at
     if as_of:
-        parsed = datetime.fromisoformat(str(as_of).replace("Z", "+00:00"))
+        try:
+            parsed = datetime.fromisoformat(str(as_of).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(
+                f"silver.as_of={as_of!r} is not an ISO date-time (e.g. 2024-06-01T00:00:00Z); "
+                "leave it null to use the run's start time"
+            ) from exc
         reference = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     run_id = f"silver-{started_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     logger.info("Silver run %s (as_of %s)", run_id, reference.isoformat())
@@ -195,19 +201,19 @@ def clean_311_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
     for name in kept:
         raw = F.col(name)
         if name == "unique_key":
-            typed = parsers.parse_bigint(raw)
+            parsed = parsers.parse_bigint(raw)
         elif name in NYC311_TIMESTAMP_FIELDS:
-            typed = parsers.parse_timestamp(raw)
+            parsed = parsers.parse_timestamp(raw)
         elif name in NYC311_DOUBLE_FIELDS:
-            typed = parsers.parse_double(raw)
+            parsed = parsers.parse_double(raw)
         elif name == "incident_zip":
-            typed = parsers.parse_zip(raw)
+            parsed = parsers.parse_zip(raw)
         elif name in NYC311_UPPER_FIELDS:
-            typed = F.upper(raw)
+            parsed = F.upper(raw)
         else:
-            typed = raw
+            parsed = raw
         alias = "complaint_type_raw" if name == "complaint_type" else name
-        typed_columns.append(typed.alias(alias))
+        typed_columns.append(parsed.alias(alias))
     typed = cleaned.select(
         *typed_columns,
         F.col("unique_key").alias("source_unique_key"),
