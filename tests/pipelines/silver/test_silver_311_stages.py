@@ -141,6 +141,7 @@ def test_flags_enrichment_and_final(spark, bronze_311, silver_params, run_contex
     )
     assert one["created_day_of_week"] == 7 and one["created_hour"] == 23  # Sunday 23:10 NYC
     assert one["created_date_only"].isoformat() == "2024-05-26"
+    assert one["closed_date_only"].isoformat() == "2024-05-27"  # closed 01:10 NYC
     assert one["incident_address"] == "600 WEST 178 STREET"
     assert one["complaint_type"] == "Noise - Residential" and one["complaint_category"] == "Noise"
     assert one["borough"] == "MANHATTAN" and one["borough_recovered_from"] == "source"
