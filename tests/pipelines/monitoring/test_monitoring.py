@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from nyc_lakehouse.pipelines.monitoring import nodes
@@ -155,6 +156,29 @@ def test_bronze_rows_by_ingest_date_and_missing_tables(spark, data_root):
     assert metrics[metrics["table_name"] == "bronze.not_there"]["metric"].tolist() == [
         "table_missing"
     ]
+
+
+def test_an_empty_table_gives_null_shares_not_errors(spark, data_root):
+    _write(spark, data_root, "silver.requests", [], SILVER_311_SCHEMA)
+    spec = {
+        "table": "silver.requests",
+        "unique_key": ["unique_key"],
+        "date_column": "created_date",
+        "freshness_column": "created_date",
+        "max_age_hours": 12,
+        "flag_columns": ["is_closed"],
+        "null_share_columns": ["agency"],
+    }
+    metrics = nodes.measure_tables(_run(), [spec], str(data_root))
+    assert _value(metrics, "row_count") == 0
+    assert _value(metrics, "duplicate_keys") == 0
+    for metric in ("flag_share", "null_share", "date_max", "freshness_hours"):
+        assert pd.isna(_value(metrics, metric)), metric
+    assert metrics[metrics["metric"] == "freshness_hours"].iloc[0]["detail"] == "no records"
+    assert metrics[metrics["metric"] == "is_stale"].empty
+    checks = [{"table": "silver.requests", "date_column": "created_date"}]
+    volume = nodes.volume_anomaly_metrics(_run(), checks, str(data_root))
+    assert volume["detail"].tolist() == ["no records"]
 
 
 def test_schema_drift_detected_across_runs_when_a_column_is_added(spark, data_root):

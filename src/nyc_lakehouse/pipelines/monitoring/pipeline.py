@@ -39,6 +39,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="measure_gold_tables",
             ),
             node(
+                nodes.measure_tables,
+                inputs=["monitoring_run", "params:monitoring.monitoring_tables", root],
+                outputs="monitoring_log_metrics",
+                name="measure_monitoring_tables",
+            ),
+            node(
                 nodes.gold_integrity_metrics,
                 inputs=["monitoring_run", "params:monitoring.gold_test_results", root],
                 outputs="monitoring_gold_integrity_metrics",
@@ -56,6 +62,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "monitoring_bronze_metrics",
                     "monitoring_silver_metrics",
                     "monitoring_gold_metrics",
+                    "monitoring_log_metrics",
                     "monitoring_gold_integrity_metrics",
                     "monitoring_volume_metrics",
                 ],
