@@ -136,7 +136,7 @@ def test_forecast_chart_is_optional_and_drawn_when_present():
     assert nodes.volume_forecast_chart(None, PARAMS["forecast"]["columns"]) is None
     forecasts = pd.DataFrame(
         {
-            "unique_id": ["total"] * 3,
+            "unique_id": ["citywide"] * 3,
             "ds": pd.date_range("2024-01-01", periods=3),
             "model": ["MSTL"] * 3,
             "y_hat": [10.0, 11.0, 12.0],
@@ -144,9 +144,26 @@ def test_forecast_chart_is_optional_and_drawn_when_present():
             "y_hat_hi_80": [12.0, 13.0, 14.0],
         }
     )
-    fig = nodes.volume_forecast_chart(forecasts, PARAMS["forecast"]["columns"])
-    assert [t.name for t in fig.data] == ["Prediction interval", "Forecast"]
-    assert list(fig.data[1].y) == [10.0, 11.0, 12.0]
+    older = forecasts.assign(y_hat=99.0, forecast_origin=pd.Timestamp("2023-12-01"))
+    latest = forecasts.assign(forecast_origin=pd.Timestamp("2023-12-31"))
+    other = latest.assign(unique_id="borough:BRONX", y_hat=1.0)
+    history = pd.Series([9.0, 9.5], index=pd.to_datetime(["2023-12-30", "2023-12-31"]))
+    fig = nodes.volume_forecast_chart(
+        pd.concat([older, latest, other]), PARAMS["forecast"]["columns"], "citywide", history
+    )
+    assert [t.name for t in fig.data] == [
+        "Actual requests",
+        "Prediction interval",
+        "Forecast (MSTL)",
+    ]
+    assert list(fig.data[2].y) == [10.0, 11.0, 12.0]  # the latest origin of the chosen series
+    assert list(fig.data[0].y) == [9.0, 9.5]
+
+
+def test_recent_actuals_come_from_the_daily_volume_chart(charts, gold):
+    actuals = nodes.recent_actuals(charts["nyc311_daily_volume"], 10)
+    daily = gold["agg_daily_summary"].sort_values("date")
+    assert list(actuals.values) == list(daily["request_count"].iloc[-10:])
 
 
 def test_dashboard_html_is_self_contained(charts):

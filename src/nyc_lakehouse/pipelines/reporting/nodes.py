@@ -294,9 +294,15 @@ def nyc311_resolution_by_agency_chart(
 
 
 def volume_forecast_chart(
-    forecasts: pd.DataFrame | None, columns: Mapping[str, str], series: str | None = None
+    forecasts: pd.DataFrame | None,
+    columns: Mapping[str, str],
+    series: str | None = None,
+    history: pd.Series | None = None,
 ) -> go.Figure | None:
-    """The selected series' forecast with its interval, or ``None`` when there is none."""
+    """One series' latest forecast with its interval (and recent actuals), or ``None``.
+
+    ``history`` (actual daily requests indexed by day) is drawn before the forecast when given.
+    """
     if forecasts is None or forecasts.empty:
         return None
     missing = [c for c in ("id", "date", "value") if columns.get(c) not in forecasts.columns]
@@ -305,11 +311,27 @@ def volume_forecast_chart(
         return None
     ids = sorted(forecasts[columns["id"]].astype(str).unique())
     chosen = series if series in ids else ids[0]
-    part = forecasts[forecasts[columns["id"]].astype(str) == chosen].sort_values(columns["date"])
+    part = forecasts[forecasts[columns["id"]].astype(str) == chosen]
+    origin = columns.get("origin")
+    if origin in part.columns:
+        part = part[part[origin] == part[origin].max()]
     model_col = columns.get("model")
-    if model_col in part.columns and part[model_col].nunique() > 1:
-        part = part[part[model_col] == sorted(part[model_col].unique())[0]]
+    model = ""
+    if model_col in part.columns:
+        model = sorted(part[model_col].astype(str).unique())[0]
+        part = part[part[model_col].astype(str) == model]
+    part = part.sort_values(columns["date"])
     fig = go.Figure()
+    if history is not None and not history.empty:
+        fig.add_trace(
+            go.Scatter(
+                x=list(history.index),
+                y=list(history.values),
+                name="Actual requests",
+                mode="lines",
+                line={"color": "#636363", "width": 1},
+            )
+        )
     lower, upper = columns.get("lower"), columns.get("upper")
     if lower in part.columns and upper in part.columns:
         fig.add_trace(
@@ -323,9 +345,24 @@ def volume_forecast_chart(
             )
         )
     fig.add_trace(
-        go.Scatter(x=part[columns["date"]], y=part[columns["value"]], name="Forecast", mode="lines")
+        go.Scatter(
+            x=part[columns["date"]],
+            y=part[columns["value"]],
+            name=f"Forecast ({model})" if model else "Forecast",
+            mode="lines",
+            line={"color": "#08519c", "width": 2},
+        )
     )
-    return _layout(fig, f"311 daily volume forecast ({chosen})", "Requests")
+    return _layout(fig, f"311 daily volume forecast: {chosen}", "Requests")
+
+
+def recent_actuals(daily_volume: go.Figure, days: int) -> pd.Series:
+    """The last ``days`` of actual daily requests, taken from the daily volume chart's data."""
+    if not daily_volume.data:
+        return pd.Series(dtype="float64")
+    trace = daily_volume.data[0]
+    actuals = pd.Series(list(trace.y), index=pd.to_datetime(list(trace.x)))
+    return actuals.sort_index().iloc[-days:]
 
 
 def load_optional_forecasts(forecast: Mapping[str, Any]) -> pd.DataFrame | None:
@@ -449,10 +486,17 @@ def build_dashboard_node(
     forecast_params = params.get("forecast") or {}
     forecast = None
     if forecast_params.get("enabled", True) and forecast_params.get("table"):
+        # The citywide series is the total the daily volume chart draws: show its recent actuals.
+        history = None
+        if forecast_params.get("series") == forecast_params.get("history_series", "citywide"):
+            history = recent_actuals(
+                nyc311_daily_volume, int(forecast_params.get("history_days", 90))
+            )
         forecast = volume_forecast_chart(
             load_optional_forecasts(forecast_params),
             forecast_params.get("columns", {}),
             forecast_params.get("series"),
+            history,
         )
     return build_dashboard(
         nyc911_kpi_tiles,
