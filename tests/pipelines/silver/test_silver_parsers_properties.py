@@ -57,6 +57,46 @@ def _parse_all(spark, values: list[str | None]) -> list[dict]:
     return [row.asDict() for row in rows]
 
 
+STATUSES = {
+    "OPEN",
+    "IN PROGRESS",
+    "ASSIGNED",
+    "PENDING",
+    "STARTED",
+    "CLOSED",
+    "CANCELLED",
+    "UNSPECIFIED",
+}
+
+
+_CONFIG: dict = {}
+
+
+def _standardize_all(spark, values: list[str | None]) -> list[dict]:
+    """The enrichment's text standardizers on the same arbitrary strings."""
+    from pyspark.sql import functions as F
+    from silver_fixtures import load_config
+
+    from nyc_lakehouse.pipelines.silver import nodes
+
+    if "silver" not in _CONFIG:
+        _CONFIG["silver"] = load_config("parameters")["silver"]
+    p311, p911 = _CONFIG["silver"]["nyc311"], _CONFIG["silver"]["nyc911"]
+    raw = F.col("raw")
+    df = spark.createDataFrame(list(enumerate(values)), "i int, raw string")
+    out = df.select(
+        "i",
+        "raw",
+        nodes.standardize_status(raw, p311["status"]).alias("status"),
+        nodes.normalize_address(raw, p311["address_abbreviations"]).alias("address"),
+        nodes.canonical_complaint_type(raw, p311["complaint_types"]["aliases"]).alias(
+            "complaint_type"
+        ),
+        nodes.normalize_agency(raw, p911["agency_aliases"]).alias("agency"),
+    )
+    return [row.asDict() for row in out.orderBy("i").collect()]
+
+
 def _assert_value_or_flag(row: dict) -> None:
     for name in PARSERS:
         if row[name] is None and row["cleaned"] is not None:
@@ -70,6 +110,12 @@ def _assert_value_or_flag(row: dict) -> None:
 def test_parsers_never_raise_on_arbitrary_strings(spark, values):
     rows = _parse_all(spark, values)
     assert len(rows) == len(values)
+    standardized = _standardize_all(spark, values)
+    for row in standardized:
+        assert row["status"] in STATUSES
+        for name in ("address", "complaint_type", "agency"):
+            assert row[name] is None or isinstance(row[name], str)
+        assert (row["complaint_type"] is None) == (row["raw"] is None)
     for row in rows:
         _assert_value_or_flag(row)
         if row["timestamp"] is not None:
