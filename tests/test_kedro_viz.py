@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# End-to-end: a real kernel / a real kedro-viz export (tens of seconds each).
+pytestmark = pytest.mark.slow
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Order in which data flows through the lakehouse; kedro-viz must draw the layers this way.
 LAYER_ORDER = ("landing", "bronze", "silver", "gold", "reporting")

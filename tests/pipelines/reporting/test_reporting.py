@@ -184,6 +184,7 @@ def test_dashboard_html_is_self_contained(charts):
     assert len(page) > 3_000_000  # the 3.5 MB plotly.js bundle is embedded
 
 
+@pytest.mark.slow
 def test_kedro_run_writes_chart_datasets_and_dashboard(
     spark, data_root, gold_sample, project_root, isolated_mlflow
 ):
