@@ -45,3 +45,31 @@ def test_full_refresh_switches_the_upsert_to_an_overwrite(tmp_path, flag, expect
 def test_full_refresh_rejects_a_typo(tmp_path):
     with pytest.raises(ValueError, match="full_refresh='ture'"):
         RefreshableDeltaTableDataset(table="silver.t", root=str(tmp_path), full_refresh="ture")
+
+
+def test_batch_selection_skips_processed_batches_and_keeps_every_row_of_new_ones(spark):
+    bronze = spark.createDataFrame(
+        [
+            ("1", "b1", "2024-05-01"),
+            ("2", "b2", "2024-05-02"),
+            ("3", "b2", "2024-05-03"),  # one batch, two ingest dates
+            ("4", "b3", None),  # a row without ingest date is not lost to partition pruning
+            ("5", "b4", "2024-05-04"),
+        ],
+        "unique_key string, _batch_id string, _ingest_date string",
+    )
+    processed = spark.createDataFrame(
+        [("nyc311", "b1"), ("nyc911", "b2")], "dataset string, batch_id string"
+    )
+    increment, batches = nodes.select_new_311_batches(bronze, processed, False)
+    assert batches == ["b2", "b3", "b4"]
+    assert sorted(r["unique_key"] for r in increment.collect()) == ["2", "3", "4", "5"]
+    everything, all_batches = nodes.select_new_311_batches(bronze, processed, True)
+    assert all_batches == ["b1", "b2", "b3", "b4"] and everything.count() == 5
+    first_run, first_batches = nodes.select_new_311_batches(bronze, None, False)
+    assert first_batches == ["b1", "b2", "b3", "b4"] and first_run.count() == 5
+    processed_all = spark.createDataFrame(
+        [("nyc311", b) for b in ("b1", "b2", "b3", "b4")], "dataset string, batch_id string"
+    )
+    empty, no_batches = nodes.select_new_311_batches(bronze, processed_all, False)
+    assert no_batches == [] and empty.count() == 0

@@ -105,11 +105,15 @@ def _select_batches(
 ) -> tuple[DataFrame, list[str]]:
     from pyspark.sql import functions as F
 
-    available = sorted(
-        row["_batch_id"]
-        for row in bronze.select("_batch_id").distinct().collect()
-        if row["_batch_id"] is not None
-    )
+    has_ingest_date = "_ingest_date" in bronze.columns
+    listing = ["_batch_id", "_ingest_date"] if has_ingest_date else ["_batch_id"]
+    ingest_dates: dict[str, set[str]] = {}
+    for row in bronze.select(*listing).distinct().collect():
+        if row["_batch_id"] is not None:
+            dates = ingest_dates.setdefault(row["_batch_id"], set())
+            if has_ingest_date:
+                dates.add(row["_ingest_date"])
+    available = sorted(ingest_dates)
     done: set[str] = set()
     if processed is not None and not full_refresh:
         done = {
@@ -129,7 +133,12 @@ def _select_batches(
     )
     if not selected:
         return bronze.filter(F.lit(False)), []
-    return bronze.filter(F.col("_batch_id").isin(selected)), selected
+    increment = bronze.filter(F.col("_batch_id").isin(selected))
+    dates = {d for batch in selected for d in ingest_dates[batch]}
+    if has_ingest_date and dates and None not in dates and not full_refresh:
+        # A literal predicate on the partition column lets the reader skip old partitions.
+        increment = increment.filter(F.col("_ingest_date").isin(sorted(dates)))
+    return increment, selected
 
 
 def select_new_311_batches(
