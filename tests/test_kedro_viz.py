@@ -29,7 +29,9 @@ LAYER_ORDER = ("landing", "bronze", "silver", "gold", "reporting")
 def viz_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("viz_project")
     shutil.copy2(PROJECT_ROOT / "pyproject.toml", project / "pyproject.toml")
-    shutil.copytree(PROJECT_ROOT / "conf", project / "conf")
+    # conf/local is machine-local (maybe credentials): the export must not depend on it
+    shutil.copytree(PROJECT_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
+    (project / "conf" / "local").mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(
         PROJECT_ROOT / "src" / "nyc_lakehouse", project / "src" / "nyc_lakehouse", ignore=ignore
