@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets._typing import TablePreview
 
 UC_SCHEME = "uc://"
 SAVE_MODES = ("overwrite", "append")
@@ -135,15 +136,15 @@ class PandasDeltaTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             "save_args": self._save_args,
         }
 
-    def preview(self, nrows: int = 20) -> dict[str, Any]:
+    def preview(self, nrows: int = 20) -> TablePreview:
         """First rows for kedro-viz (no Spark session needed for local tables)."""
         if self._uc_name or not self._exists():
-            return {"columns": [], "data": [], "index": []}
+            return TablePreview({"columns": [], "data": [], "index": []})
         from deltalake import DeltaTable
 
         table = DeltaTable(self._path, storage_options=self._storage_options or None)
         head = table.to_pyarrow_dataset().head(nrows).to_pandas()
-        return head.astype(str).to_dict(orient="split")
+        return TablePreview(head.astype(str).to_dict(orient="split"))
 
 
 def _dates_as_dates(data: pd.DataFrame) -> pd.DataFrame:
