@@ -248,6 +248,18 @@ def test_volume_anomaly_metrics_on_a_table(spark, data_root):
     assert metrics[metrics["metric"] == "volume_anomaly"].iloc[0]["dimension"] == "2024-01-31"
 
 
+def test_volume_days_are_new_york_days_even_for_timestamps_read_from_delta(spark, data_root):
+    # 23:30 in New York on Jan 30 is 04:30 UTC on Jan 31: it belongs to Jan 30
+    rows = [(i, datetime(2024, 1, 1, 15, tzinfo=UTC) + timedelta(days=i)) for i in range(30)]
+    rows.append((100, datetime(2024, 1, 31, 4, 30, tzinfo=UTC)))
+    _write(spark, data_root, "silver.requests", rows, "unique_key bigint, created_date timestamp")
+    check = {"table": "silver.requests", "date_column": "created_date"}
+    metrics = nodes.volume_anomaly_metrics(_run(), [check], str(data_root))
+    latest = metrics[metrics["metric"] == "volume_latest"].iloc[0]
+    assert latest["dimension"] == "2024-01-30"
+    assert latest["value"] == 2
+
+
 def test_gold_test_results_columns_match_what_the_gold_pipeline_writes(project_root):
     import yaml
 

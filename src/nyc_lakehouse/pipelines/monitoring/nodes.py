@@ -474,6 +474,18 @@ def volume_anomaly(
     }
 
 
+def _calendar_day(df: Any, column: str) -> Any:
+    """The session-time-zone day of a date or timestamp column (Sail's Delta UTC quirk handled)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DateType
+
+    from nyc_lakehouse.timezones import local_date
+
+    if isinstance(df.schema[column].dataType, DateType):
+        return F.col(column)
+    return local_date(F.col(column))
+
+
 def volume_anomaly_metrics(
     run: Mapping[str, Any], checks: Sequence[Mapping[str, Any]], lakehouse_root: str
 ) -> pd.DataFrame:
@@ -492,7 +504,7 @@ def volume_anomaly_metrics(
         if column not in df.columns:
             rows.append(metric_row(run, table, "missing_column", 1, dimension=column))
             continue
-        days = df.select(F.to_date(column).alias("day")).where(F.col("day").isNotNull())
+        days = df.select(_calendar_day(df, column).alias("day")).where(F.col("day").isNotNull())
         latest = days.agg(F.max("day")).collect()[0][0]
         if latest is None:
             rows.append(metric_row(run, table, "volume_latest", None, detail="no records"))
