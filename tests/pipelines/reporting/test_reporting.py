@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -205,7 +206,17 @@ def test_kedro_run_writes_chart_datasets_and_dashboard(
     assert has_title
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def _chromium() -> str | None:
+    """Same lookup as scripts/screenshot_dashboard.py: $CHROMIUM, then chromium/chrome on PATH."""
+    if os.environ.get("CHROMIUM"):
+        return os.environ["CHROMIUM"]
+    names = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+    return next((found for name in names if (found := shutil.which(name))), None)
+
+
+@pytest.mark.skipif(
+    _chromium() is None, reason="Chromium is not installed (apt-get install chromium)"
+)
 def test_dashboard_renders_in_headless_chromium(charts, tmp_path):
     html_path = tmp_path / "dashboard.html"
     html_path.write_text(nodes.build_dashboard(**charts))
@@ -216,4 +227,22 @@ def test_dashboard_renders_in_headless_chromium(charts, tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr + result.stdout
+    assert "Charts rendered: 7 of 7" in result.stdout
     assert png.stat().st_size > 20_000
+
+
+@pytest.mark.skipif(
+    _chromium() is None, reason="Chromium is not installed (apt-get install chromium)"
+)
+def test_render_check_fails_when_plotly_js_is_not_embedded(charts, tmp_path):
+    import plotly.io as pio
+
+    page = tmp_path / "broken.html"
+    page.write_text(pio.to_html(charts["nyc311_daily_volume"], include_plotlyjs=False))
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "scripts" / "screenshot_dashboard.py"),
+         str(page), str(tmp_path / "broken.png"), "--check"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Charts rendered: 0 of 1" in result.stdout
