@@ -1,7 +1,24 @@
 """Project pipelines: one per sub-package of ``nyc_lakehouse.pipelines``."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from kedro.framework.project import find_pipelines
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Pipeline, node
+
+from nyc_lakehouse.pipelines.monitoring.nodes import new_monitoring_run
+
+MONITORING_START_NODE = "start_monitoring_run"
+
+
+def start_monitoring_after(*upstream_outputs: Any) -> dict[str, Any]:
+    """Start a monitoring run once every other pipeline of the run has finished.
+
+    The inputs are only there to order the run: monitoring observes the lakehouse through the
+    tables themselves, so in ``kedro run`` it must come last, not first.
+    """
+    return new_monitoring_run()
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -9,7 +26,22 @@ def register_pipelines() -> dict[str, Pipeline]:
 
     ``kedro run`` runs them all (``__default__``); the data dependencies between the layers
     order the nodes, so ingestion runs before bronze, bronze before silver, and so on.
+    Monitoring reads tables by name rather than through node inputs, so in ``__default__`` its
+    first node waits for the final outputs of every other pipeline.
     """
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(pipelines.values(), start=Pipeline([]))
+    monitoring = pipelines.get("monitoring", Pipeline([]))
+    upstream = sum((p for name, p in pipelines.items() if name != "monitoring"), start=Pipeline([]))
+    measured = [n for n in monitoring.nodes if n.name != MONITORING_START_NODE]
+    if len(measured) == len(monitoring.nodes):  # no start node to reorder: keep it as it is
+        pipelines["__default__"] = upstream + monitoring
+        return pipelines
+    start = node(
+        start_monitoring_after,
+        inputs=sorted(upstream.outputs()),
+        outputs="monitoring_run",
+        name=MONITORING_START_NODE,
+        tags=["monitoring"],
+    )
+    pipelines["__default__"] = upstream + Pipeline([start, *measured])
     return pipelines
