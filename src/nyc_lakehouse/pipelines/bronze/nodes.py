@@ -25,16 +25,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import reduce
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow.parquet as pq
+
+# A real import (not TYPE_CHECKING): Kedro 1.7 resolves node type hints when it validates
+# parameters, and warns for every node whose hints name an unimported type.
+from pyspark.sql import DataFrame
 
 from nyc_lakehouse import spark as engine
 from nyc_lakehouse.landing import LandingZone
 from nyc_lakehouse.sources.schemas import FIELDS_BY_DATASET
-
-if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
 
 logger = logging.getLogger(__name__)
 

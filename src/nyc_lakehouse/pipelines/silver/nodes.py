@@ -17,7 +17,11 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+# A real import (not TYPE_CHECKING): Kedro 1.7 resolves node type hints when it validates
+# parameters, and warns for every node whose hints name an unimported type.
+from pyspark.sql import Column, DataFrame
 
 from nyc_lakehouse.pipelines.silver import parsers
 from nyc_lakehouse.quality import (
@@ -32,9 +36,6 @@ from nyc_lakehouse.quality import (
     summarize_rules,
 )
 from nyc_lakehouse.sources.schemas import NYC311_FIELDS, NYC911_FIELDS
-
-if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
 
 logger = logging.getLogger(__name__)
 
