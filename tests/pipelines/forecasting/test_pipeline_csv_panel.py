@@ -22,6 +22,10 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("NYC_LAKEHOUSE_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
     yield uri
+    # kedro-mlflow finishes its run in the store but can leave it on this thread's active-run
+    # stack; clear it so the next KedroSession does not mistake it for an orchestrator's run.
+    while mlflow.active_run():
+        mlflow.end_run()
     mlflow.set_tracking_uri(None)
 
 

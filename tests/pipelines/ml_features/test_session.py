@@ -52,6 +52,10 @@ def test_ml_features_feeds_forecasting(silver_requests, data_root: Path, tmp_pat
         with KedroSession.create(PROJECT_ROOT, runtime_params=fast) as session:
             session.run(pipeline_names=["ml_features", "forecasting"])
     finally:
+        while (
+            mlflow.active_run()
+        ):  # see test_pipeline_csv_panel.py: a finished run left on the stack
+            mlflow.end_run()
         mlflow.set_tracking_uri(None)
 
     panel = DeltaTable(str(data_root / "ml" / "daily_volume_panel")).to_pandas()
