@@ -45,3 +45,21 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (root / schema).mkdir(parents=True)
     monkeypatch.setenv("NYC_LAKEHOUSE_DATA_ROOT", str(root))
     return root
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_run_leaks_between_tests() -> Iterator[None]:
+    """Forget any MLflow run a test left active.
+
+    kedro-mlflow finishes its run in the store but can leave it on this thread's active-run
+    stack; the next Kedro session in the same process (often with another tracking store) would
+    then try to resume a run that its store does not have ("Run with id=... not found").
+    """
+    yield
+    import sys
+
+    if "mlflow" not in sys.modules:
+        return
+    from mlflow.tracking import fluent
+
+    fluent._active_run_stack.get().clear()
