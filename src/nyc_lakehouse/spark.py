@@ -166,7 +166,7 @@ def _start_sail(settings: SparkSettings) -> SparkSession:
     global _server
     from pysail.spark import SparkConnectServer
 
-    os.environ.setdefault("RUST_LOG", "warn")  # Sail logs every session at INFO otherwise
+    os.environ.setdefault("RUST_LOG", "error")  # Sail logs every session (and its shutdown) otherwise
     for key, value in {**settings.sail_env, **SAIL_REQUIRED_ENV}.items():
         os.environ[key] = value
     server = SparkConnectServer("127.0.0.1", 0)
