@@ -166,7 +166,8 @@ def _start_sail(settings: SparkSettings) -> SparkSession:
     global _server
     from pysail.spark import SparkConnectServer
 
-    os.environ.setdefault("RUST_LOG", "error")  # Sail logs every session (and its shutdown) otherwise
+    # Sail logs every session (and its shutdown) otherwise; RUST_LOG from the user still wins.
+    os.environ.setdefault("RUST_LOG", "error")
     for key, value in {**settings.sail_env, **SAIL_REQUIRED_ENV}.items():
         os.environ[key] = value
     server = SparkConnectServer("127.0.0.1", 0)
