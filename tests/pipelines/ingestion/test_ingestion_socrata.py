@@ -134,6 +134,11 @@ def test_incremental_lands_exactly_the_source_through_each_fault(socrata_server,
     assert Counter(landed_ids(zone, "nyc311")) == Counter(r[":id"] for r in source)
     assert summary["rows_landed"] == len(source)
     assert watermark(zone) == newest_updated_at(source)
+    # the faults were really served, and each faulty page was asked for again
+    served = [(r.number, r.query.get("$offset")) for r in socrata_server.fixture.requests]
+    faulty = [r for r in socrata_server.fixture.requests if r.fault == fault["kind"]]
+    assert [(r.number, r.query["$offset"]) for r in faulty] == [(3, "7"), (6, "21"), (7, "21")]
+    assert (4, "7") in served and (8, "21") in served
 
 
 def test_exhausted_retries_land_nothing_and_keep_the_watermark(socrata_server, zone):
