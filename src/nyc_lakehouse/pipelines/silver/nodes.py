@@ -237,10 +237,26 @@ def clean_311_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
     )
     errors = {f: (F.col(f"_raw_{f}"), F.col(f)) for f in (*checked_fields, "_socrata_updated_at")}
     # Bulk exports carry no :updated_at; the reference pipelines' version stamp (the latest of
-    # the request's own dates) is the fallback, so the merge still has an order.
+    # the request's own dates) is the fallback, so the merge still has an order. Each date is
+    # capped at the row's ingestion time: an export cannot hold a version newer than the moment
+    # it was ingested, and a typo'd future closed date (2031) must neither fail the
+    # source_updated_at_not_in_future rule nor outrank every later API correction.
+    ingested_at = F.col("_ingested_at")
+
+    def no_later_than_ingestion(name: str) -> Column:
+        date = F.col(name)
+        return F.when(date.isNull(), F.lit(None).cast("timestamp")).otherwise(
+            F.least(date, ingested_at)
+        )
+
     source_updated_at = F.coalesce(
         F.col("_socrata_updated_at"),
-        F.greatest("created_date", "closed_date", "resolution_action_updated_date"),
+        F.greatest(
+            *[
+                no_later_than_ingestion(name)
+                for name in ("created_date", "closed_date", "resolution_action_updated_date")
+            ]
+        ),
     )
     order = ["unique_key", "source_unique_key"] + [
         "complaint_type_raw" if f == "complaint_type" else f for f in kept if f != "unique_key"
