@@ -44,7 +44,10 @@ def test_export_only_batches_then_later_api_versions_win(spark, data_root):
         _exported(
             good_request(12, status="Open", closed_date=None, resolution_action_updated_date=None)
         ),
-        _exported(good_request("not-a-key")),  # quarantined, not lost
+        # Realistic broken rows: quarantined with the rules they failed, never lost.
+        _exported(good_request("not-a-key")),
+        _exported(good_request(13, created_date="2024-02-30T10:00:00.000")),  # no such day
+        _exported(good_request(14, created_date="1900-01-01T00:00:00.000")),  # out of range
     ]
     exported_911 = [_exported(good_911_row())]
     t_export = datetime(2024, 5, 28, 6, 0, tzinfo=UTC)
@@ -64,8 +67,19 @@ def test_export_only_batches_then_later_api_versions_win(spark, data_root):
     assert silver[11]["has_future_closed_date"] and silver[11]["response_time_hours"] is None
     assert silver[11]["source_updated_at"].year == 2024  # capped at ingestion, not 2031
     assert silver[12]["status"] == "OPEN" and silver[10]["status"] == "CLOSED"
-    quarantine = read_table(spark, data_root, "silver.nyc311_quarantine")
-    assert [r["source_unique_key"] for r in quarantine] == ["not-a-key"]
+    quarantine = {
+        r["source_unique_key"]: r for r in read_table(spark, data_root, "silver.nyc311_quarantine")
+    }
+    assert sorted(quarantine) == ["13", "14", "not-a-key"]
+    # failed_rules lists every rule a row failed, warn rules included (all_fields_parsed).
+    assert quarantine["not-a-key"]["failed_rules"] == ["unique_key_present", "all_fields_parsed"]
+    assert quarantine["13"]["failed_rules"] == ["created_date_present", "all_fields_parsed"]
+    assert quarantine["13"]["parse_errors"] == ["created_date"]
+    assert quarantine["14"]["failed_rules"] == ["created_date_in_range"]
+    assert all(r["_source_file"] == "landing/e1/part-0.parquet" for r in quarantine.values())
+    # Nothing lost: every bronze key is in silver or in the quarantine.
+    kept = {str(k) for k in silver} | set(quarantine)
+    assert {r["unique_key"] for r in exported_311} == kept
     weekly = read_table(spark, data_root, f"silver.{NYC911}")
     assert len(weekly) == 1 and weekly[0]["source_updated_at"] is not None
 
