@@ -203,9 +203,36 @@ def test_registered_model_names_have_three_levels(databricks_config):
             return [pair for k, v in tree.items() for pair in model_names(v, str(k))]
         return [(key, tree)] if "registered_model" in key or key == "model_name" else []
 
-    for key, value in model_names(databricks_config["parameters"]):
+    names = model_names(databricks_config["parameters"])
+    for key, value in names:
         if value is not None:
             assert re.fullmatch(rf"{TEST_CATALOG}\.ml\.[A-Za-z0-9_]+", str(value)), (key, value)
+    # The forecasting champion is the model the bundle registers: the check above must see it.
+    forecaster = databricks_config["parameters"]["forecasting"]["mlflow"]
+    assert forecaster["register"] is True
+    assert (
+        forecaster["registered_model_name"] == f"{TEST_CATALOG}.ml.nyc311_daily_volume_forecaster"
+    )
+    assert ("registered_model_name", forecaster["registered_model_name"]) in names
+
+
+def test_local_registry_name_has_no_catalog_prefix(tmp_path):
+    """The same parameter gives the plain name in the local SQLite registry (base env)."""
+    from kedro.config import OmegaConfigLoader
+
+    from nyc_lakehouse import settings
+
+    args = dict(settings.CONFIG_LOADER_ARGS)
+    loader = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"),
+        env="base",
+        base_env=args.pop("base_env", "base"),
+        default_run_env=args.pop("default_run_env", "local"),
+        **args,
+    )
+    mlflow_params = loader["parameters"]["forecasting"]["mlflow"]
+    assert mlflow_params["registered_model_name"] == "nyc311_daily_volume_forecaster"
+    assert mlflow_params["alias"] == "champion"
 
 
 def test_spark_runs_on_the_databricks_session(databricks_config, monkeypatch):
