@@ -481,11 +481,19 @@ def build_dashboard_node(
     nyc311_volume_by_borough: go.Figure,
     nyc311_resolution_by_agency: go.Figure,
     params: Mapping[str, Any],
+    forecasts: pd.DataFrame | None = None,
 ) -> str:
-    """Kedro entry point: adds the optional forecast chart, then :func:`build_dashboard`."""
+    """Kedro entry point: adds the optional forecast chart, then :func:`build_dashboard`.
+
+    ``forecasts`` is the forecast table when the pipeline hands it over (``kedro run`` of every
+    pipeline, see ``pipeline.create_pipeline(forecasts_input=...)``); otherwise the table is
+    looked up by name and the slot stays empty when forecasting has not run yet.
+    """
     forecast_params = params.get("forecast") or {}
     forecast = None
     if forecast_params.get("enabled", True) and forecast_params.get("table"):
+        if forecasts is None:
+            forecasts = load_optional_forecasts(forecast_params)
         # The citywide series is the total the daily volume chart draws: show its recent actuals.
         history = None
         if forecast_params.get("series") == forecast_params.get("history_series", "citywide"):
@@ -493,7 +501,7 @@ def build_dashboard_node(
                 nyc311_daily_volume, int(forecast_params.get("history_days", 90))
             )
         forecast = volume_forecast_chart(
-            load_optional_forecasts(forecast_params),
+            forecasts,
             forecast_params.get("columns", {}),
             forecast_params.get("series"),
             history,

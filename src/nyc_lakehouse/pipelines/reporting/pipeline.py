@@ -19,8 +19,16 @@ CHARTS = (
 )
 
 
-def create_pipeline(**kwargs: object) -> Pipeline:
+def create_pipeline(forecasts_input: str | None = None, **kwargs: object) -> Pipeline:
+    """The reporting pipeline; on its own it looks the forecast table up by name.
+
+    ``forecasts_input`` (e.g. ``"ml.volume_forecasts"``) makes that dataset an input of the
+    dashboard, so a run that also contains forecasting draws the dashboard after the forecast.
+    The default keeps ``kedro run --pipeline reporting`` free of it: the forecast slot shows
+    a note when forecasting has not run yet.
+    """
     columns = "params:reporting.columns"
+    forecasts = [forecasts_input] if forecasts_input else []
     return Pipeline(
         [
             node(
@@ -79,7 +87,11 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             node(
                 nodes.build_dashboard_node,
-                inputs=[*(f"reporting.{chart}_chart" for chart in CHARTS), "params:reporting"],
+                inputs=[
+                    *(f"reporting.{chart}_chart" for chart in CHARTS),
+                    "params:reporting",
+                    *forecasts,
+                ],
                 outputs="reporting.dashboard",
                 name="build_dashboard",
             ),
