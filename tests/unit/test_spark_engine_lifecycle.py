@@ -1,0 +1,193 @@
+"""The session factory's promises, checked on real engines.
+
+* Sail's Parquet statistics are off: with them on, Sail 0.7.2 returns a wrong min/max after a
+  string-to-number cast, silently (checked: min 1000001 > max 999999 with statistics on).
+* ``remote`` mode talks to any Spark Connect server (here a second, separate Sail server on
+  127.0.0.1) and never stops a server it did not start.
+* Sessions are stopped before the embedded server, and a process that never calls
+  ``stop_spark()`` still exits (atexit) instead of hanging.
+* The Kedro hook stops the engine after a run only if the run started it.
+
+Lifecycle tests run in a child process: stopping the engine here would stop the test session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def _run_child(code: str, timeout: float = 90, **env: str) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line, the test's observations."""
+    # pyspark leaves SPARK_REMOTE / SPARK_CONNECT_MODE_ENABLED / SPARK_LOCAL_REMOTE in this
+    # process's environment once a session exists: a fresh process must not inherit them.
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SPARK_", "PYSPARK_"))
+        and k not in ("NYC_LAKEHOUSE_SPARK_MODE", "DATABRICKS_RUNTIME_VERSION")
+    }
+    child_env = {**inherited, "KEDRO_DISABLE_TELEMETRY": "true", "RUST_LOG": "error", **env}
+    # a script file, not ``python -c``: pyspark looks for SPARK_HOME next to sys.argv[0]
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "child.py"
+        script.write_text(textwrap.dedent(code))
+        result = subprocess.run(
+            [sys.executable, str(script)],
+            env=child_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,  # a hang at exit fails the test here
+        )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_string_to_number_min_max_is_right_on_parquet(spark, tmp_path):
+    # text order: "1000001" < "1000005" < "250000" < "999999"; numeric order is the reverse-ish
+    values = ["999999", "1000005", "250000", "1000001"]
+    pq.write_table(pa.table({"x": pa.array(values)}), tmp_path / "coordinates.parquet")
+    row = (
+        spark.read.parquet(str(tmp_path))
+        .selectExpr("min(cast(x as double)) AS low", "max(cast(x as double)) AS high")
+        .collect()[0]
+    )
+    assert (row["low"], row["high"]) == (250000.0, 1000005.0)
+
+
+def test_remote_mode_uses_any_spark_connect_server_and_leaves_it_running():
+    observed = _run_child(
+        """
+        import json, os
+        from pysail.spark import SparkConnectServer
+        from pyspark.sql import SparkSession
+        from nyc_lakehouse import spark as engine
+
+        server = SparkConnectServer("127.0.0.1", 0)  # "a cluster": not started by the factory
+        server.start(background=True)
+        host, port = server.listening_address
+        os.environ["SPARK_REMOTE"] = f"sc://{host}:{port}"
+        settings = engine.settings_from_config({"mode": "sail"})  # the file says sail
+        engine.configure(settings)
+        session = engine.get_spark()
+        total = session.range(5).selectExpr("sum(id) AS s").collect()[0]["s"]
+        result = {
+            "mode": settings.mode,
+            "local": engine.is_local_engine(),
+            "total": total,
+            "factory_started_a_server": engine._server is not None,
+        }
+        engine.stop_spark()
+        other = SparkSession.builder.remote(f"sc://{host}:{port}").getOrCreate()
+        result["server_alive_after_stop"] = other.range(3).count()
+        other.stop()
+        server.stop()
+        print(json.dumps(result))
+        """
+    )
+    assert observed == {
+        "mode": "remote",
+        "local": False,
+        "total": 10,
+        "factory_started_a_server": False,
+        "server_alive_after_stop": 3,
+    }
+
+
+def test_the_session_is_stopped_before_the_server_and_exit_does_not_hang():
+    observed = _run_child(
+        """
+        import json
+        from nyc_lakehouse import spark as engine
+
+        engine.configure(engine.SparkSettings(mode="sail"))
+        session = engine.get_spark()
+        assert session.range(3).count() == 3
+        calls = []
+        for name, target in (("session", engine._session), ("server", engine._server)):
+            real_stop = target.stop
+            def recorded(*args, _name=name, _stop=real_stop, **kwargs):
+                calls.append(_name)
+                return _stop(*args, **kwargs)
+            target.stop = recorded
+        engine.stop_spark()
+        engine.stop_spark()  # safe twice
+        print(json.dumps({"calls": calls, "running": engine.is_running()}))
+        """
+    )
+    assert observed == {"calls": ["session", "server"], "running": False}
+
+    # no stop_spark() at all: the atexit handler stops both and the process ends
+    observed = _run_child(
+        """
+        import json
+        from nyc_lakehouse import spark as engine
+
+        print(json.dumps({"n": engine.get_spark().range(4).count()}))
+        """,
+        timeout=60,
+    )
+    assert observed == {"n": 4}
+
+
+def test_the_kedro_hook_stops_only_an_engine_the_run_started():
+    observed = _run_child(
+        """
+        import json
+        from nyc_lakehouse import spark as engine
+        from nyc_lakehouse.hooks import SparkHooks
+
+        engine.configure(engine.SparkSettings(mode="sail"))
+        result = {}
+        hooks = SparkHooks()
+        hooks.before_pipeline_run()  # a run in a fresh process: nothing running yet
+        engine.get_spark().range(1).count()  # a node starts the engine
+        hooks.after_pipeline_run()
+        result["after_run_that_started_it"] = engine.is_running()
+
+        engine.get_spark()  # a notebook's session, running before the run
+        hooks = SparkHooks()
+        hooks.before_pipeline_run()
+        hooks.after_pipeline_run()
+        result["notebook_session_survives"] = engine.is_running()
+        hooks.on_pipeline_error()
+        result["survives_a_failed_run_too"] = engine.is_running()
+        engine.stop_spark()
+
+        hooks = SparkHooks()
+        hooks.before_pipeline_run()
+        engine.get_spark().range(1).count()
+        hooks.on_pipeline_error()
+        result["failed_run_stops_what_it_started"] = engine.is_running()
+        print(json.dumps(result))
+        """
+    )
+    assert observed == {
+        "after_run_that_started_it": False,
+        "notebook_session_survives": True,
+        "survives_a_failed_run_too": True,
+        "failed_run_stops_what_it_started": False,
+    }
+
+
+def test_a_databricks_runtime_selects_databricks_mode_and_the_env_var_wins(monkeypatch):
+    from nyc_lakehouse import spark as engine
+
+    monkeypatch.delenv("NYC_LAKEHOUSE_SPARK_MODE", raising=False)
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")
+    assert engine.settings_from_config({"mode": "sail"}).mode == "databricks"
+    monkeypatch.setenv("NYC_LAKEHOUSE_SPARK_MODE", "sail")
+    assert engine.settings_from_config({"mode": "databricks"}).mode == "sail"
+    monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION")
+    monkeypatch.delenv("NYC_LAKEHOUSE_SPARK_MODE")
+    monkeypatch.setenv("SPARK_REMOTE", "sc://cluster:15002")
+    assert engine.settings_from_config({}).mode == "remote"  # SPARK_REMOTE alone implies remote
