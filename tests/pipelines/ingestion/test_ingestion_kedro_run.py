@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 from ingestion_helpers import PROJECT_ROOT, landed_ids
 
-from fixtures.socrata_server import make_311_records
+from fixtures.socrata_server import make_311_records, make_911_records
 from nyc_lakehouse.landing import LandingZone
 from nyc_lakehouse.pipelines.ingestion.progress import Progress
 
@@ -25,6 +25,8 @@ PLANTED = f"planted-{uuid.uuid4().hex}"
 def test_kedro_run_with_the_documented_params_lands_the_server_records(socrata_server, tmp_path):
     records = make_311_records(250)  # updated in the last days: inside the first-run lookback
     socrata_server.fixture.datasets["erm2-nwe9"] = records
+    records_911 = make_911_records(50)  # 150 rows: two pages of 100
+    socrata_server.fixture.datasets["t7p9-n9dy"] = records_911
     socrata_server.fixture.fault_on(3, kind="throttle", retry_after="0")
     socrata_server.fixture.fault_on(5, kind="truncated")
     data_root = tmp_path / "data"
@@ -40,9 +42,20 @@ def test_kedro_run_with_the_documented_params_lands_the_server_records(socrata_s
         f"nyc311.ingestion.base_url={socrata_server.base_url},"
         "nyc311.ingestion.page_size=100"
     )
-    # exactly the issue's command; nyc911 keeps its default source (the bundled sample)
+    # exactly the issue's command, then the same names under nyc911 (the issue: "same names
+    # under nyc911."), so both namespaces are proven to take command-line overrides
+    params_911 = params.replace("nyc311.", "nyc911.")
     result = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--pipeline", "ingestion", "--params", params],
+        [
+            sys.executable,
+            "-m",
+            "kedro",
+            "run",
+            "--pipeline",
+            "ingestion",
+            "--params",
+            f"{params},{params_911}",
+        ],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -54,17 +67,19 @@ def test_kedro_run_with_the_documented_params_lands_the_server_records(socrata_s
 
     zone = LandingZone(str(data_root / "landing"))
     assert Counter(landed_ids(zone, "nyc311")) == Counter(r[":id"] for r in records)
-    assert {p.query["$limit"] for p in socrata_server.fixture.page_requests()} == {"100"}
+    assert Counter(landed_ids(zone, "nyc911")) == Counter(r[":id"] for r in records_911)
+    pages = socrata_server.fixture.page_requests()
+    assert {p.query["$limit"] for p in pages} == {"100"}
+    assert {p.path for p in pages} == {"/resource/erm2-nwe9.json", "/resource/t7p9-n9dy.json"}
     assert {r.app_token for r in socrata_server.fixture.requests} == {PLANTED}
     assert PLANTED not in output  # not in any log line
     for path in data_root.rglob("*.json"):
         assert PLANTED not in path.read_text()
     summary = json.loads((data_root / "landing" / "_runs" / "nyc311.json").read_text())
     assert summary["source"] == "socrata" and summary["rows_landed"] == 250
-    assert zone.batches("nyc911") and all(
-        b.manifest["source"] == "sample" for b in zone.batches("nyc911")
-    )
+    assert [b.manifest["source"] for b in zone.batches("nyc911")] == ["socrata"]
     assert "nyc311: landed 1 batch(es), 250 rows" in output
+    assert "nyc911: landed 1 batch(es), 150 rows" in output
 
 
 def test_progress_bar_on_a_terminal_shows_rows_batches_and_eta():
