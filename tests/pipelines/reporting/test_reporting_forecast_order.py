@@ -71,3 +71,10 @@ def test_dashboard_node_draws_handed_over_forecasts_or_a_note(tmp_path, handed_o
     drew_forecast = "311 daily volume forecast: citywide" in page
     shows_note = "No forecast yet" in page
     assert (drew_forecast, shows_note) == (handed_over, not handed_over)
+
+
+def test_volume_charts_start_at_zero_and_keep_axis_labels_apart():
+    daily = _daily_chart()
+    assert daily.layout.yaxis.rangemode == "tozero"
+    # the first date label sat on the lowest y label in the Chromium screenshot
+    assert daily.layout.xaxis.ticklabelstandoff > 0

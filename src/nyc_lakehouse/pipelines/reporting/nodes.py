@@ -61,6 +61,15 @@ def _layout(fig: go.Figure, title: str, y_title: str | None = None) -> go.Figure
     )
     if y_title:
         fig.update_yaxes(title_text=y_title)
+    # Lower the x labels a little: a date axis' first label otherwise collides with the lowest
+    # y label in the corner (seen in the headless-Chromium screenshot).
+    fig.update_xaxes(ticklabelstandoff=6)
+    return fig
+
+
+def _counts_from_zero(fig: go.Figure) -> go.Figure:
+    """Volumes are drawn from zero, so the height of a line compares with the real total."""
+    fig.update_yaxes(rangemode="tozero")
     return fig
 
 
@@ -111,7 +120,7 @@ def nyc911_monthly_incidents_chart(monthly: Any, columns: Mapping[str, str]) -> 
             )
         )
     fig.update_layout(updatemenus=agency_filter(agencies, agencies))
-    return _layout(fig, "911 incidents per month by agency", "Incidents")
+    return _counts_from_zero(_layout(fig, "911 incidents per month by agency", "Incidents"))
 
 
 def nyc911_pickup_trend_chart(monthly: Any, columns: Mapping[str, str]) -> go.Figure:
@@ -233,7 +242,7 @@ def nyc311_daily_volume_chart(
             ),
         ]
     )
-    return _layout(fig, "311 requests per day", "Requests")
+    return _counts_from_zero(_layout(fig, "311 requests per day", "Requests"))
 
 
 def nyc311_top_complaint_types_chart(
