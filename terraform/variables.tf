@@ -47,7 +47,7 @@ variable "databricks_host" {
 variable "unity_catalog_master_role_arn" {
   description = "The Databricks Unity Catalog master role that assumes our role (Databricks docs, \"Create a storage credential\"; AWS commercial value by default, differs in GovCloud)."
   type        = string
-  default     = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
+  default     = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL" # pragma: allowlist secret (public Databricks role ARN)
 
   validation {
     condition     = can(regex("^arn:aws(-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$", var.unity_catalog_master_role_arn))

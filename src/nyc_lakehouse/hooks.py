@@ -1,4 +1,4 @@
-"""Kedro hooks: hand ``spark.yml`` to the session factory and stop the engine after a run."""
+"""Kedro hooks: the engine's life cycle, and MLflow run hygiene between Kedro sessions."""
 
 from __future__ import annotations
 
@@ -41,3 +41,21 @@ class SparkHooks:
     def on_pipeline_error(self, *args: Any, **kwargs: Any) -> None:
         if not self._was_running:
             spark.stop_spark()
+
+
+class MlflowSessionHooks:
+    """Start every Kedro session without a previous session's MLflow run.
+
+    kedro-mlflow's hook is a process-wide singleton that remembers the last run id. A second
+    session in the same process (a notebook, a test, an orchestrator) whose pipeline has tracking
+    disabled would then reopen that old run before every node, and fail with "Run with id=...
+    not found" when the tracking store differs.
+    """
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        try:
+            from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
+        except ImportError:  # kedro-mlflow not installed: nothing to reset
+            return
+        mlflow_hook.run_id = None

@@ -4,7 +4,7 @@ import os
 
 from kedro.config import OmegaConfigLoader
 
-from nyc_lakehouse.hooks import SparkHooks
+from nyc_lakehouse.hooks import MlflowSessionHooks, SparkHooks
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -12,7 +12,7 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
 
-HOOKS = (SparkHooks(),)
+HOOKS = (SparkHooks(), MlflowSessionHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
