@@ -17,10 +17,12 @@ Every model turns a panel (``unique_id, ds, y``; daily, no gaps) into a *long* f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -86,6 +88,24 @@ def future_dates(panel: pd.DataFrame, horizon: int) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # Statistical models (statsforecast)
 # --------------------------------------------------------------------------------------------
+# statsforecast's ARIMA search warns once per candidate model that fails to converge or when the
+# bounded search (``nmodels``) stops; on hundreds of series x windows that floods the run log with
+# messages about candidates the search rejects anyway. Only these two messages are silenced.
+SEARCH_WARNINGS = (
+    r"possible convergence problem",
+    r"Stepwise search was stopped early",
+)
+
+
+@contextlib.contextmanager
+def quiet_model_search() -> Iterator[None]:
+    """Ignore statsforecast's per-candidate ARIMA search warnings (workers forked inside inherit it)."""
+    with warnings.catch_warnings():
+        for message in SEARCH_WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
+        yield
+
+
 class StatsForecaster:
     """One statsforecast model fitted to every eligible series of a panel.
 
@@ -180,19 +200,22 @@ class StatsForecaster:
         train = self.eligible(panel)
         if train.empty:
             return pd.DataFrame(columns=forecast_columns(levels))
-        raw = self._statsforecast().forecast(df=train, h=horizon, level=list(levels))
+        with quiet_model_search():
+            raw = self._statsforecast().forecast(df=train, h=horizon, level=list(levels))
         return self._to_long(raw, levels)
 
     def fit(self, panel: pd.DataFrame, horizon: int) -> StatsForecaster:
         """Fit and keep the models (the champion refit, logged to MLflow)."""
         train = self.eligible(panel)
-        self._fitted = self._statsforecast().fit(df=train) if not train.empty else None
+        with quiet_model_search():
+            self._fitted = self._statsforecast().fit(df=train) if not train.empty else None
         return self
 
     def predict(self, horizon: int, levels: Sequence[int]) -> pd.DataFrame:
         if self._fitted is None:
             return pd.DataFrame(columns=forecast_columns(levels))
-        raw = self._fitted.predict(h=horizon, level=list(levels))
+        with quiet_model_search():
+            raw = self._fitted.predict(h=horizon, level=list(levels))
         return self._to_long(raw, levels)
 
 
