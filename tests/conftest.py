@@ -20,13 +20,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     """A real Sail Spark Connect session, started once and stopped (before the server) at the end."""
+    import yaml
+
     from nyc_lakehouse import spark as engine
 
-    engine.configure(
-        engine.SparkSettings(
-            mode="sail", session_conf={"spark.sql.session.timeZone": "America/New_York"}
-        )
-    )
+    # The same settings the Kedro hook uses (conf/base/spark.yml), forced to the embedded engine.
+    config = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "spark.yml").read_text())
+    engine.configure(engine.settings_from_config({**config, "mode": "sail"}))
     session = engine.get_spark()
     yield session
     engine.stop_spark()
