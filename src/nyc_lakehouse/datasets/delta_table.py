@@ -622,3 +622,20 @@ def _merge_source(staged: Any) -> Any:
     schema = pa.schema(fields)
     batches = (batch.cast(schema) for batch in staged.to_batches(batch_size=65_536))
     return pa.RecordBatchReader.from_batches(schema, batches)
+
+
+class OptionalDeltaTableDataset(DeltaTableDataset):
+    """A read-only view of a Delta table whose ``load()`` returns ``None`` while it doesn't exist.
+
+    Pipelines read their own state through it (which landing files bronze holds, which bronze
+    batches silver processed) under a second catalog name, because a Kedro node cannot read and
+    write the same dataset, and because on the first run there is no state yet.
+    """
+
+    def load(self) -> Any:
+        return super().load() if self._exists() else None
+
+    def save(self, data: Any) -> None:
+        raise DatasetError(
+            f"{type(self).__name__} is read-only: write the table through its own catalog entry"
+        )

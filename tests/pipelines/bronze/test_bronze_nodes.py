@@ -6,8 +6,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from nyc_lakehouse.datasets import OptionalDeltaTableDataset
 from nyc_lakehouse.pipelines.bronze import nodes
-from nyc_lakehouse.pipelines.bronze.datasets import OptionalDeltaTableDataset, RunSummaryDataset
+from nyc_lakehouse.pipelines.bronze.datasets import RunSummaryDataset
 
 PARAMS = {"dataset": "nyc311", "verify": "full"}
 

@@ -1,9 +1,6 @@
-"""Two small datasets the bronze pipeline reads its state through.
+"""A small dataset the bronze pipeline waits on (its Delta state is read through
+:class:`nyc_lakehouse.datasets.OptionalDeltaTableDataset`).
 
-* :class:`OptionalDeltaTableDataset`: a read-only view of a Delta table that loads ``None`` while
-  the table does not exist yet. Bronze reads its own tables through it (which landing files are
-  already in bronze) under a second catalog name, because a Kedro node cannot read and write the
-  same dataset.
 * :class:`RunSummaryDataset`: a small JSON document (the ingestion run summary bronze waits for),
   saved atomically; loads ``{}`` when no ingestion ran yet, so ``kedro run --pipeline bronze``
   works on its own.
@@ -18,45 +15,6 @@ from typing import Any
 
 import fsspec
 from kedro.io import AbstractDataset
-from kedro.io.core import DatasetError
-
-from nyc_lakehouse.datasets import DeltaTableDataset
-
-
-class OptionalDeltaTableDataset(AbstractDataset[None, Any]):
-    """Read-only Delta table (``table`` + ``root`` as for DeltaTableDataset); ``None`` if missing."""
-
-    def __init__(
-        self,
-        table: str | None = None,
-        root: str | None = None,
-        path: str | None = None,
-        load_args: dict[str, Any] | None = None,
-        storage_options: dict[str, Any] | None = None,
-        credentials: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        self._table = DeltaTableDataset(
-            table=table,
-            root=root,
-            path=path,
-            load_args=load_args,
-            storage_options=storage_options,
-            credentials=credentials,
-        )
-        self.metadata = metadata
-
-    def load(self) -> Any:
-        return self._table.load() if self._table.exists() else None
-
-    def save(self, data: None) -> None:
-        raise DatasetError("OptionalDeltaTableDataset is read-only: write the table's own entry")
-
-    def _exists(self) -> bool:
-        return self._table.exists()
-
-    def _describe(self) -> dict[str, Any]:
-        return {"table": self._table._describe(), "read_only": True}
 
 
 class RunSummaryDataset(AbstractDataset[dict, dict]):

@@ -1,11 +1,9 @@
-"""Two small variants of the project's Delta dataset that the silver pipeline needs.
+"""A variant of the project's Delta dataset that the silver pipeline needs.
 
 * :class:`RefreshableDeltaTableDataset`: upserts normally; when its ``full_refresh`` argument is
   true (``${runtime_params:full_refresh, false}`` in the catalog) it overwrites the table in one
   Delta commit instead, so a replay rebuilds silver from all of bronze, dropping whatever a bad
   run left behind. Overwrite is atomic: readers see the old table until the new one commits.
-* :class:`OptionalDeltaTableDataset`: loads ``None`` while the table does not exist yet (the
-  processed-batch log before the first silver run), instead of failing.
 """
 
 from __future__ import annotations
@@ -37,15 +35,6 @@ class RefreshableDeltaTableDataset(DeltaTableDataset):
     @property
     def full_refresh(self) -> bool:
         return self._full_refresh
-
-
-class OptionalDeltaTableDataset(DeltaTableDataset):
-    """A Delta table whose ``load()`` returns ``None`` while the table does not exist."""
-
-    def load(self) -> Any:
-        if not self._exists():
-            return None
-        return super().load()
 
 
 def _as_bool(value: bool | str | None) -> bool:
