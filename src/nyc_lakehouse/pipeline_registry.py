@@ -8,8 +8,10 @@ from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline, node
 
 from nyc_lakehouse.pipelines.monitoring.nodes import new_monitoring_run
+from nyc_lakehouse.pipelines.reporting.pipeline import create_pipeline as create_reporting_pipeline
 
 MONITORING_START_NODE = "start_monitoring_run"
+FORECASTS = "ml.volume_forecasts"
 
 
 def start_monitoring_after(*upstream_outputs: Any) -> dict[str, Any]:
@@ -27,11 +29,20 @@ def register_pipelines() -> dict[str, Pipeline]:
     ``kedro run`` runs them all (``__default__``); the data dependencies between the layers
     order the nodes, so ingestion runs before bronze, bronze before silver, and so on.
     Monitoring reads tables by name rather than through node inputs, so in ``__default__`` its
-    first node waits for the final outputs of every other pipeline.
+    first node waits for the final outputs of every other pipeline; the dashboard waits for the
+    forecasts.
     """
     pipelines = find_pipelines(raise_errors=True)
+    in_full_run = dict(pipelines)
+    forecasting = pipelines.get("forecasting", Pipeline([]))
+    if "reporting" in pipelines and FORECASTS in forecasting.all_outputs():
+        # The dashboard draws the forecast: in a full run it waits for forecasting. Alone,
+        # `kedro run --pipeline reporting` draws whatever forecast the table already holds.
+        in_full_run["reporting"] = create_reporting_pipeline(forecasts_input=FORECASTS)
     monitoring = pipelines.get("monitoring", Pipeline([]))
-    upstream = sum((p for name, p in pipelines.items() if name != "monitoring"), start=Pipeline([]))
+    upstream = sum(
+        (p for name, p in in_full_run.items() if name != "monitoring"), start=Pipeline([])
+    )
     measured = [n for n in monitoring.nodes if n.name != MONITORING_START_NODE]
     if len(measured) == len(monitoring.nodes):  # no start node to reorder: keep it as it is
         pipelines["__default__"] = upstream + monitoring

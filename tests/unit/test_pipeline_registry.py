@@ -39,3 +39,13 @@ def test_monitoring_comes_after_every_other_node(pipelines):
     first_monitoring = min(ordered.index(name) for name in monitoring)
     others = [name for name in ordered if name not in monitoring]
     assert all(ordered.index(name) < first_monitoring for name in others)
+
+
+def test_dashboard_is_built_after_the_forecasts_in_a_full_run(pipelines):
+    ordered = [n.name for n in pipelines["__default__"].nodes]
+    writes_forecasts = next(
+        n.name for n in pipelines["forecasting"].nodes if "ml.volume_forecasts" in n.outputs
+    )
+    assert ordered.index("build_dashboard") > ordered.index(writes_forecasts)
+    # alone, the reporting pipeline does not need forecasts
+    assert "ml.volume_forecasts" not in pipelines["reporting"].inputs()
