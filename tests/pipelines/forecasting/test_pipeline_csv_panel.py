@@ -47,6 +47,7 @@ def test_forecasting_runs_from_a_csv_panel(
             "models": {
                 "AutoETS": {"enabled": True},
                 "AutoTheta": {"enabled": False},
+                "AutoARIMA": {"enabled": False},
                 "MSTL": {"enabled": False},
                 "HistGradientBoosting": {"enabled": False},
                 "Ensemble": {"enabled": False},

@@ -44,7 +44,14 @@ def test_ml_features_feeds_forecasting(silver_requests, data_root: Path, tmp_pat
             "mlflow": {"enabled": False},
             "models": {
                 name: {"enabled": False}
-                for name in ("AutoETS", "AutoTheta", "MSTL", "HistGradientBoosting", "Ensemble")
+                for name in (
+                    "AutoETS",
+                    "AutoTheta",
+                    "AutoARIMA",
+                    "MSTL",
+                    "HistGradientBoosting",
+                    "Ensemble",
+                )
             },
         },
     }
