@@ -7,7 +7,7 @@ Why not kedro-datasets: its ``spark.DeltaTableDataset`` is read-only and fails u
 Connect, and ``spark.SparkDataset.exists()`` is always true under Spark Connect (reads are lazy).
 
 Save modes (``save_args.mode``): ``overwrite`` (default), ``append``, ``replace_where``,
-``overwrite_partitions`` and ``upsert``. See ``docs/readme/20-delta-dataset.md``.
+``overwrite_partitions`` and ``upsert``. See ``README "Delta tables"``.
 """
 
 from __future__ import annotations

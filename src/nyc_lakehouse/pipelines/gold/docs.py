@@ -1,4 +1,4 @@
-"""Keep docs/readme/50-gold-analytics.md in sync with the ``TABLES`` registry.
+"""Keep the gold table reference in README.md in sync with the ``TABLES`` registry.
 
 Run ``uv run --frozen python -m nyc_lakehouse.pipelines.gold.docs`` after changing a table.
 """
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nyc_lakehouse.pipelines.gold.tables import sync_markdown
 
-DOC_PATH = "docs/readme/50-gold-analytics.md"
+DOC_PATH = "README.md"
 
 
 def write_docs(project_root: Path | str = ".") -> bool:

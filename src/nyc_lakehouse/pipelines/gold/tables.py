@@ -2,7 +2,7 @@
 
 ``TABLES`` is the single source of truth for what each gold table means. The gold nodes select
 exactly the documented columns (``columns_of``), the data tests are read from here, and
-``render_markdown`` turns it into ``docs/readme/50-gold-analytics.md`` (a test keeps them in sync).
+``render_markdown`` turns it into the gold table reference in ``README.md`` (a test keeps them in sync).
 """
 
 from __future__ import annotations
