@@ -1,6 +1,6 @@
 """Terraform for S3, IAM and Unity Catalog: parses, passes checkov, and keeps its security promises.
 
-Offline: python-hcl2 parses the files, checkov scans them (no provider download, no cloud),
+Offline: bc-python-hcl2 (checkov's own HCL parser) parses the files, checkov scans them (no provider download, no cloud),
 and the assertions read the parsed configuration directly.
 """
 
