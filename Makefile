@@ -14,17 +14,24 @@ endif
 RUN := $(UV) run --frozen --no-sync
 
 
-.PHONY: uv setup run test lint bench viz mlflow-ui clean-data help
+.PHONY: uv setup run test lint bench bench-components viz mlflow-ui clean-data help
 
 help:
 	@echo "make run     - set up and run the whole lakehouse on the bundled sample"
 	@echo "make test    - set up, lint and run the whole test suite"
-	@echo "make bench   - performance benchmarks (rows/s and scaling)"
+	@echo "make bench   - lakehouse benchmark: every layer at 100k/1M/5M rows (bench/results/)"
+	@echo "make bench-components - per-component micro-benchmarks (tests/benchmarks)"
 	@echo "make viz     - open kedro-viz (lineage and table previews)"
 	@echo "make mlflow-ui - open the MLflow UI on the local tracking store"
+	@echo "make clean-data - delete every generated table and landed batch under data/ (keeps the folders)"
 
 uv:
-	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip..."; $(PYTHON) -m pip install --quiet "uv>=0.5"; }
+	@# Plain pip first; a system Python that refuses it (PEP 668, "externally-managed-environment")
+	@# gets uv in the user's site-packages instead (~/.local), never in the system's.
+	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip..."; \
+	  $(PYTHON) -m pip install --quiet "uv>=0.5" 2>/dev/null \
+	  || $(PYTHON) -m pip install --quiet --user "uv>=0.5" 2>/dev/null \
+	  || $(PYTHON) -m pip install --quiet --user --break-system-packages "uv>=0.5"; }
 
 setup: uv
 	$(UV) sync --frozen --python 3.11
@@ -33,13 +40,20 @@ run: setup
 	$(RUN) kedro run
 
 lint: setup
-	$(RUN) ruff check src tests
-	$(RUN) ruff format --check src tests
+	$(RUN) ruff check src tests bench
+	$(RUN) ruff format --check src tests bench
 
 test: setup lint
 	$(RUN) pytest -m "not benchmark" -p no:cacheprovider
 
+# The lakehouse benchmark (README "Performance"): every layer at 100k, 1M and 5M rows, the I/O
+# floor, DuckDB, the daily upsert and the forecasting backtest; results in bench/results/.
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--sizes 100000 --series 10".
 bench: setup
+	$(RUN) python bench/lakehouse_bench.py $(BENCH_ARGS)
+
+# The per-component micro-benchmarks (tests/benchmarks, marked `benchmark`): printed, not asserted.
+bench-components: setup
 	$(RUN) pytest -m benchmark -s -p no:cacheprovider
 
 viz: setup

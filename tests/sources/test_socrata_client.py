@@ -262,3 +262,27 @@ def test_an_unreachable_server_is_retried_then_named_in_the_error():
     with client, pytest.raises(SocrataError) as error:
         client.count()
     assert "after 4 attempts" in str(error.value) and "ConnectError" in str(error.value)
+
+
+@pytest.mark.parametrize("status", [501, 507, 599])
+def test_every_server_error_is_retried(server_with_records, status):
+    server_with_records.fixture.fault_on(2, kind="error", status=status)
+    with client_for(server_with_records) as client:
+        records = fetch_all(client)
+    assert len(records) == 30
+    served = [r.fault for r in server_with_records.fixture.requests]
+    assert served.count("error") == 1
+
+
+def test_the_app_token_does_not_follow_a_redirect_to_another_host(server_with_records):
+    secret = f"planted-{uuid.uuid4().hex}"
+    # "localhost" is another host than 127.0.0.1 for the client, though the same server.
+    port = server_with_records.base_url.rsplit(":", 1)[1]
+    server_with_records.fixture.fault_on(2, kind="redirect", location=f"http://localhost:{port}")
+    with client_for(server_with_records, app_token=AppToken(secret)) as client:
+        records = fetch_all(client)
+    assert len(records) == 30
+    requests = server_with_records.fixture.requests
+    assert requests[1].fault == "redirect" and requests[1].app_token == secret
+    assert requests[2].app_token is None  # the redirected request, to localhost
+    assert {r.app_token for r in requests[3:]} == {secret}  # back on the origin host

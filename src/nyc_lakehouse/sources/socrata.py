@@ -41,7 +41,13 @@ STABLE_ORDER = ":id"
 # Landing columns every batch of an API-backed dataset carries (null when the source lacks them,
 # e.g. a bulk export), so downstream code can always refer to them.
 SYSTEM_COLUMNS: tuple[str, ...] = tuple(sorted(SYSTEM_FIELD_RENAMES.values()))
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Plus every 5xx (see is_retryable_status): a server error may be gone on the next attempt.
+RETRYABLE_STATUS = frozenset({408, 425, 429})
+
+
+def is_retryable_status(status_code: int) -> bool:
+    """Timeouts, rate limits (429) and every server error (5xx) are retried."""
+    return status_code in RETRYABLE_STATUS or 500 <= status_code <= 599
 
 
 class SocrataError(RuntimeError):
@@ -251,7 +257,14 @@ class SocrataClient:
             timeout=httpx.Timeout(timeout_seconds),
             transport=transport,
             follow_redirects=True,
+            event_hooks={"request": [self._keep_token_on_origin]},
         )
+        self._origin = httpx.URL(self.base_url).host
+
+    def _keep_token_on_origin(self, request: httpx.Request) -> None:
+        # httpx strips only Authorization on a cross-host redirect; the token must not follow.
+        if request.url.host != self._origin:
+            request.headers.pop("X-App-Token", None)
 
     def __repr__(self) -> str:
         token = "***" if self._has_token else None
@@ -365,7 +378,7 @@ class SocrataClient:
             retry_after: float | None = None
             try:
                 response = self._http.get(self.resource_url, params=dict(query))
-                if response.status_code in RETRYABLE_STATUS:
+                if is_retryable_status(response.status_code):
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     raise _Retryable(f"HTTP {response.status_code}{_short(response)}")
                 if response.status_code >= 400:

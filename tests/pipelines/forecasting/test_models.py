@@ -40,6 +40,8 @@ def test_statistical_model_output_shape_and_intervals(name, tiny_panel, make_par
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         raw = forecaster.forecast(tiny_panel, 7, LEVELS)
+    # The model's own intervals are checked, not only the tidied ones (tidying reorders).
+    _check_forecast(raw, tiny_panel, 7, name)
     forecast = models.tidy_intervals(raw, LEVELS, True)
     _check_forecast(forecast, tiny_panel, 7, name)
     # A bounded ARIMA search (nmodels=5 stops it early) must not flood the run log.
@@ -53,8 +55,9 @@ def test_mstl_forecasts_only_series_with_two_years(make_params):
     short["unique_id"] = "short"
     panel = pd.concat([long, short], ignore_index=True)
     forecaster = models.build_forecaster("MSTL", make_params(("MSTL",)))
-    forecast = models.tidy_intervals(forecaster.forecast(panel, 7, LEVELS), LEVELS, True)
-    _check_forecast(forecast, long, 7, "MSTL")
+    raw = forecaster.forecast(panel, 7, LEVELS)
+    _check_forecast(raw, long, 7, "MSTL")
+    _check_forecast(models.tidy_intervals(raw, LEVELS, True), long, 7, "MSTL")
 
 
 def test_gradient_boosting_output_shape_intervals_and_refit(tiny_panel, make_params):
@@ -134,3 +137,25 @@ def test_champion_forecaster_uses_each_series_own_model(tiny_panel, make_params)
     np.testing.assert_allclose(naive["y_hat"], last_week)
     with pytest.raises(ValueError, match="No champion"):
         champion.predict(["unknown"])
+
+
+def test_tidy_intervals_keeps_missing_bounds_missing_and_nests_crossing_ones():
+    forecast = pd.DataFrame(
+        {
+            "unique_id": ["a", "a"],
+            "ds": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "model": ["M", "M"],
+            "y_hat": [10.0, 10.0],
+            "y_hat_lo_80": [float("nan"), 12.0],  # missing / above the mean
+            "y_hat_hi_80": [float("nan"), 11.0],
+            "y_hat_lo_95": [float("nan"), 9.0],  # 95% narrower than 80% on the low side
+            "y_hat_hi_95": [float("nan"), 10.5],
+        }
+    )
+    tidy = models.tidy_intervals(forecast, LEVELS, clip_at_zero=True)
+    assert tidy.loc[0, models.interval_columns(LEVELS)].isna().all()
+    row = tidy.loc[1]
+    assert row["y_hat_lo_95"] <= row["y_hat_lo_80"] <= row["y_hat"] <= row["y_hat_hi_80"]
+    assert row["y_hat_hi_80"] <= row["y_hat_hi_95"]
+    # A low bound above the mean is clamped to it; a 95% bound inside the 80% one widens to it.
+    assert (row["y_hat_lo_80"], row["y_hat_hi_80"], row["y_hat_hi_95"]) == (10.0, 11.0, 11.0)

@@ -54,6 +54,8 @@ def tidy_intervals(
     """Make intervals nested and ordered (lo_95 <= lo_80 <= y_hat <= hi_80 <= hi_95).
 
     Volumes cannot be negative, so with ``clip_at_zero`` every value is clipped at 0 first.
+    A missing bound stays missing (NaN): an interval a model did not produce must not turn into
+    a zero-width one, which would score as a real (and wrong) coverage.
     """
     out = forecast.copy()
     value_columns = ["y_hat", *interval_columns(levels)]
@@ -62,8 +64,8 @@ def tidy_intervals(
     lower, upper = out["y_hat"].to_numpy(float), out["y_hat"].to_numpy(float)
     for level in sorted(levels):
         lo_col, hi_col = f"y_hat_lo_{level}", f"y_hat_hi_{level}"
-        lo = np.fmin(out[lo_col].to_numpy(float), lower)
-        hi = np.fmax(out[hi_col].to_numpy(float), upper)
+        lo = np.minimum(out[lo_col].to_numpy(float), lower)
+        hi = np.maximum(out[hi_col].to_numpy(float), upper)
         out[lo_col], out[hi_col] = lo, hi
         lower, upper = lo, hi
     return out

@@ -1,0 +1,493 @@
+"""Lakehouse benchmark: what one machine can do, layer by layer (``make bench``).
+
+For each size (311 rows, default 100k, 1M and 5M) the bundled sample generator lands that many
+rows, then the real Kedro pipelines run one after another on the embedded engine (Sail, local
+Delta), each in its own process so that its wall time and peak memory are its own:
+
+* ``landing``: the ``ingestion`` pipeline (sample source: generate + write Parquet batches);
+* ``io_floor``: read the landing Parquet and write it to Delta, no transforms (the floor);
+* ``bronze``, ``silver``, ``gold``: the pipelines of the same names;
+* ``duckdb_core`` and ``sail_core``: one SQL silver transform (casts, trims, five flags, dedup by
+  key, Delta write), the same text run through DuckDB and through Sail, for an engine comparison;
+* ``silver_increment``: a daily increment (10k rows, a tenth of them updates of existing
+  requests) landed, bronzed, then the timed silver run that MERGEs it into the silver table.
+
+Then the forecasting backtest for 10, 50 and 200 synthetic series (3 years each).
+
+Results go to ``bench/results/<timestamp>.json`` and ``.md`` (and ``latest.*``), and the table is
+printed. Times exclude process start-up and engine start (a warm-up query runs first); peak
+memory is the stage process's maximum resident set, Sail's server included (it runs in-process).
+
+    uv run python bench/lakehouse_bench.py                       # 100k, 1M, 5M + forecasting
+    uv run python bench/lakehouse_bench.py --sizes 100000 --series 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+WORK_DIR = PROJECT_ROOT / "bench" / ".work"
+DEFAULT_SIZES = (100_000, 1_000_000, 5_000_000)
+DEFAULT_SERIES = (10, 50, 200)
+# Rows the bundled sample lands at scale 1.0 over its default window (2019-2022), with re-sent
+# versions and duplicates: the scale for a target size is size / this (the generator is linear).
+SAMPLE_ROWS_AT_SCALE_1 = 319_042
+INCREMENT_ROWS = 10_000
+INCREMENT_UPDATE_SHARE = 0.1
+PIPELINE_STAGES = ("bronze", "silver", "gold")
+
+# The engine-comparison transform: the core of silver in one SQL text that Spark SQL (Sail) and
+# DuckDB both accept. ``{source}`` is a table name (Sail view / DuckDB relation).
+CORE_SILVER_SQL = """
+WITH typed AS (
+  SELECT
+    CAST(TRIM(unique_key) AS BIGINT) AS unique_key,
+    CAST(REPLACE(TRIM(created_date), 'T', ' ') AS TIMESTAMP) AS created_at,
+    CAST(REPLACE(TRIM(closed_date), 'T', ' ') AS TIMESTAMP) AS closed_at,
+    UPPER(TRIM(agency)) AS agency,
+    TRIM(complaint_type) AS complaint_type,
+    NULLIF(UPPER(TRIM(borough)), 'UNSPECIFIED') AS borough,
+    CASE WHEN TRIM(incident_zip) IN ('', 'N/A', 'NA', '0', '00000') THEN NULL
+         ELSE TRIM(incident_zip) END AS incident_zip,
+    CAST(TRIM(latitude) AS DOUBLE) AS latitude,
+    CAST(TRIM(longitude) AS DOUBLE) AS longitude,
+    TRIM(status) AS status,
+    _socrata_updated_at AS updated_at
+  FROM {source}
+),
+flagged AS (
+  SELECT *,
+    latitude BETWEEN 40.4774 AND 40.9176 AND longitude BETWEEN -74.2591 AND -73.7000
+      AS has_valid_location,
+    incident_zip IS NOT NULL AND LENGTH(incident_zip) = 5 AND incident_zip BETWEEN '10001' AND '11697'
+      AS has_valid_zip,
+    closed_at IS NOT NULL AS has_resolution,
+    closed_at IS NOT NULL AND closed_at < created_at AS has_invalid_closed_date,
+    closed_at IS NOT NULL AND closed_at > TIMESTAMP '2026-01-01 00:00:00' AS has_future_closed_date,
+    ROW_NUMBER() OVER (PARTITION BY unique_key ORDER BY updated_at DESC) AS version_rank
+  FROM typed
+)
+SELECT * EXCLUDE (version_rank) FROM flagged WHERE version_rank = 1
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# Stage workers: each runs in a fresh process (``_worker <stage>``) and prints one JSON line.
+# --------------------------------------------------------------------------------------------
+
+
+def _spark() -> Any:
+    import yaml
+
+    from nyc_lakehouse import spark as engine
+
+    config = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "spark.yml").read_text())
+    engine.configure(engine.settings_from_config({**config, "mode": "sail"}))
+    session = engine.get_spark()
+    session.range(1).count()  # engine start-up is not part of any stage
+    return session
+
+
+def _run_pipeline(name: str, params: dict[str, Any] | None = None) -> float:
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from nyc_lakehouse import spark as engine
+
+    bootstrap_project(PROJECT_ROOT)
+    _spark()
+    with KedroSession.create(project_path=PROJECT_ROOT, runtime_params=params or {}) as session:
+        started = time.perf_counter()
+        session.run(pipeline_names=[name])
+        seconds = time.perf_counter() - started
+    engine.stop_spark()
+    return seconds
+
+
+def _delta_rows(path: Path) -> int:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+
+    actions = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True))
+    return int(pc.sum(actions["num_records"]).as_py() or 0)
+
+
+def _landing_rows(data_root: Path, dataset: str = "nyc311") -> int:
+    from nyc_lakehouse.landing import LandingZone
+
+    return sum(b.rows for b in LandingZone(str(data_root / "landing")).batches(dataset))
+
+
+def _landing_files(data_root: Path, dataset: str = "nyc311") -> list[str]:
+    from nyc_lakehouse.landing import LandingZone
+
+    zone = LandingZone(str(data_root / "landing"))
+    return [file for batch in zone.batches(dataset) for file in batch.files]
+
+
+def worker_landing(data_root: Path, size: int) -> dict[str, Any]:
+    scale = size / SAMPLE_ROWS_AT_SCALE_1
+    seconds = _run_pipeline("ingestion", {"nyc311": {"ingestion": {"sample_scale": scale}}})
+    return {"seconds": seconds, "rows": _landing_rows(data_root), "scale": round(scale, 4)}
+
+
+def worker_io_floor(data_root: Path) -> dict[str, Any]:
+    spark = _spark()
+    files = _landing_files(data_root)
+    target = data_root.parent / "io_floor_delta"
+    started = time.perf_counter()
+    spark.read.parquet(*files).write.format("delta").mode("overwrite").save(str(target))
+    seconds = time.perf_counter() - started
+    rows = _delta_rows(target)
+    shutil.rmtree(target, ignore_errors=True)
+    return {"seconds": seconds, "rows": rows}
+
+
+def worker_pipeline(data_root: Path, stage: str) -> dict[str, Any]:
+    if stage == "bronze":
+        rows_in = _landing_rows(data_root)
+    else:
+        upstream = {"silver": "bronze", "gold": "silver"}[stage]
+        rows_in = _delta_rows(data_root / upstream / "nyc311_service_requests")
+    seconds = _run_pipeline(stage)
+    return {"seconds": seconds, "rows": rows_in}
+
+
+def worker_sail_core(data_root: Path) -> dict[str, Any]:
+    spark = _spark()
+    target = data_root.parent / "sail_core_delta"
+    started = time.perf_counter()
+    spark.read.parquet(*_landing_files(data_root)).createOrReplaceTempView("landing_311")
+    sql = CORE_SILVER_SQL.format(source="landing_311").replace(" EXCLUDE (version_rank)", "")
+    frame = spark.sql(sql).drop("version_rank")
+    frame.write.format("delta").mode("overwrite").save(str(target))
+    seconds = time.perf_counter() - started
+    rows = _delta_rows(target)
+    shutil.rmtree(target, ignore_errors=True)
+    return {"seconds": seconds, "rows": rows}
+
+
+def worker_duckdb_core(data_root: Path) -> dict[str, Any]:
+    import duckdb
+    from deltalake import write_deltalake
+
+    files = _landing_files(data_root)
+    target = data_root.parent / "duckdb_core_delta"
+    connection = duckdb.connect()
+    started = time.perf_counter()
+    relation = connection.read_parquet(files, union_by_name=True)
+    connection.register("landing_311", relation)
+    reader = connection.sql(CORE_SILVER_SQL.format(source="landing_311")).fetch_record_batch()
+    write_deltalake(str(target), reader, mode="overwrite")
+    seconds = time.perf_counter() - started
+    rows = _delta_rows(target)
+    shutil.rmtree(target, ignore_errors=True)
+    return {"seconds": seconds, "rows": rows}
+
+
+def land_increment(data_root: Path) -> dict[str, int]:
+    """Land a daily increment: 9k new requests of one new day, 1k updates of recent ones."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from nyc_lakehouse.landing import LandingZone
+    from nyc_lakehouse.sources.sample import generate_nyc311
+
+    zone = LandingZone(str(data_root / "landing"))
+    updates = int(INCREMENT_ROWS * INCREMENT_UPDATE_SHARE)
+    fresh: list[pa.Table] = []
+    for month in generate_nyc311(start=date(2023, 1, 1), end=date(2023, 1, 31), scale=20.0):
+        fresh.append(month)
+    new_rows = pa.concat_tables(fresh).slice(0, INCREMENT_ROWS - updates)
+    latest = zone.batches("nyc311")[-1]
+    recent = zone.read_batch(latest)
+    recent = recent.filter(pc.is_valid(recent["unique_key"])).slice(0, updates)
+    updated_at = pa.array(["2023-01-02T06:00:00.000Z"] * recent.num_rows)
+    recent = recent.set_column(
+        recent.schema.get_field_index("_socrata_updated_at"), "_socrata_updated_at", updated_at
+    )
+    recent = recent.set_column(
+        recent.schema.get_field_index("status"), "status", pa.array(["Closed"] * recent.num_rows)
+    )
+    increment = pa.concat_tables([new_rows, recent.select(new_rows.column_names)])
+    writer = zone.open_batch("nyc311", "bench-increment-2023-01-01", "2023-01-02")
+    writer.write(increment)
+    writer.commit({"source": "bench", "mode": "increment"})
+    return {"rows": increment.num_rows, "updates": recent.num_rows}
+
+
+def worker_silver_increment(data_root: Path) -> dict[str, Any]:
+    landed = land_increment(data_root)
+    bronze_seconds = _run_pipeline("bronze")
+    silver_rows = _delta_rows(data_root / "silver" / "nyc311_service_requests")
+    seconds = _run_pipeline("silver")
+    return {
+        "seconds": seconds,
+        "rows": landed["rows"],
+        "updates": landed["updates"],
+        "target_rows": silver_rows,
+        "target_rows_after": _delta_rows(data_root / "silver" / "nyc311_service_requests"),
+        "bronze_seconds": bronze_seconds,
+    }
+
+
+def worker_forecast(n_series: int) -> dict[str, Any]:
+    import copy
+
+    import yaml
+
+    from nyc_lakehouse.pipelines.forecasting import nodes
+    from nyc_lakehouse.pipelines.forecasting.synthetic import synthetic_panel
+
+    text = (PROJECT_ROOT / "conf" / "base" / "parameters_forecasting.yml").read_text()
+    params = yaml.safe_load(text)["forecasting"]
+    params["n_jobs"] = -1
+    panel = synthetic_panel(n_series=n_series, days=3 * 365, seed=7)
+    prepared = nodes.prepare_panel(panel, copy.deepcopy(params))
+    started = time.perf_counter()
+    nodes.backtest_models(prepared, params)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": len(panel), "series": n_series}
+
+
+def _worker(argv: Sequence[str]) -> None:
+    stage, *rest = argv
+    if stage == "forecast":
+        result = worker_forecast(int(rest[0]))
+    else:
+        data_root = Path(os.environ["NYC_LAKEHOUSE_DATA_ROOT"])
+        if stage == "landing":
+            result = worker_landing(data_root, int(rest[0]))
+        elif stage == "io_floor":
+            result = worker_io_floor(data_root)
+        elif stage in PIPELINE_STAGES:
+            result = worker_pipeline(data_root, stage)
+        elif stage == "sail_core":
+            result = worker_sail_core(data_root)
+        elif stage == "duckdb_core":
+            result = worker_duckdb_core(data_root)
+        elif stage == "silver_increment":
+            result = worker_silver_increment(data_root)
+        else:
+            raise SystemExit(f"unknown stage {stage!r}")
+    print("BENCH_RESULT " + json.dumps(result), flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------------------------
+
+
+def run_stage(stage: str, *args: str, data_root: Path | None = None) -> dict[str, Any]:
+    """Run one stage in a fresh process; add its own peak RSS (MB, from ``wait4``) to its result."""
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+    env.pop("SPARK_REMOTE", None)
+    env["NYC_LAKEHOUSE_SPARK_MODE"] = "sail"
+    env.setdefault("RUST_LOG", "error")
+    if data_root is not None:
+        env["NYC_LAKEHOUSE_DATA_ROOT"] = str(data_root)
+    log_dir = data_root.parent if data_root else WORK_DIR
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{'-'.join((stage, *args))}.log"
+    out = log.with_suffix(".out")
+    with log.open("w") as stderr, out.open("w") as stdout:
+        process = subprocess.Popen(
+            [sys.executable, __file__, "_worker", stage, *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+        )
+        # wait4 gives this child's own rusage (RUSAGE_CHILDREN would be the maximum over all).
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    result_lines = [
+        line for line in out.read_text().splitlines() if line.startswith("BENCH_RESULT ")
+    ]
+    if process.returncode != 0 or not result_lines:
+        tail = log.read_text()[-3000:]
+        raise RuntimeError(
+            f"bench stage {stage} {' '.join(args)} failed (exit {process.returncode}); "
+            f"log {log}:\n{tail}"
+        )
+    result = json.loads(result_lines[-1].removeprefix("BENCH_RESULT "))
+    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # ru_maxrss is KiB on Linux
+    return result
+
+
+def _log(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def bench_size(size: int, work: Path, with_duckdb: bool = True) -> dict[str, Any]:
+    """Every layer at one size, on a fresh lakehouse under ``work``."""
+    root = work / f"rows_{size}"
+    shutil.rmtree(root, ignore_errors=True)
+    data_root = root / "data"
+    for schema in ("landing", "bronze", "silver", "gold", "ml", "monitoring", "reporting"):
+        (data_root / schema).mkdir(parents=True)
+    stages: dict[str, dict[str, Any]] = {}
+    plan = ["landing", "io_floor", "bronze", "silver", "gold"]
+    if with_duckdb:
+        plan += ["sail_core", "duckdb_core"]
+    plan.append("silver_increment")
+    for stage in plan:
+        args = (str(size),) if stage == "landing" else ()
+        _log(f"{size:,} rows: {stage} ...")
+        result = run_stage(stage, *args, data_root=data_root)
+        stages[stage] = result
+        _log(
+            f"{size:,} rows: {stage} {result['seconds']:.2f} s, "
+            f"{result['rows'] / result['seconds']:,.0f} rows/s, peak {result['peak_rss_mb']:,.0f} MB"
+        )
+    shutil.rmtree(root, ignore_errors=True)
+    return {"size": size, "stages": stages}
+
+
+def derive(size_result: dict[str, Any]) -> dict[str, Any]:
+    """Ratios and the landing -> silver throughput of one size."""
+    stages = size_result["stages"]
+    floor = stages["io_floor"]
+    floor_per_row = floor["seconds"] / floor["rows"]
+    derived: dict[str, Any] = {}
+    for name, stage in stages.items():
+        if name in ("landing", "bronze", "silver", "gold", "sail_core"):
+            derived[f"{name}_x_floor"] = round(stage["seconds"] / stage["rows"] / floor_per_row, 2)
+    landed = stages["landing"]["rows"]
+    to_silver = sum(stages[s]["seconds"] for s in ("landing", "bronze", "silver"))
+    derived["landing_to_silver_rows_per_s"] = round(landed / to_silver)
+    derived["landing_to_silver_peak_rss_mb"] = max(
+        stages[s]["peak_rss_mb"] for s in ("landing", "bronze", "silver")
+    )
+    if "duckdb_core" in stages:
+        duck = stages["duckdb_core"]["seconds"]
+        derived["sail_core_vs_duckdb"] = round(stages["sail_core"]["seconds"] / duck, 2)
+        derived["silver_pipeline_vs_duckdb_core"] = round(stages["silver"]["seconds"] / duck, 2)
+    return derived
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results as markdown tables (what ``make bench`` prints)."""
+    lines = [
+        f"Benchmark {results['started_at']} on {results['machine']['cpus']} CPUs, "
+        f"Python {results['machine']['python']}, Sail (embedded), local Delta",
+        "",
+        "| 311 rows | stage | wall s | rows/s | x I/O floor | peak RSS MB |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for size_result in results["sizes"]:
+        derived = size_result["derived"]
+        for name, stage in size_result["stages"].items():
+            if name == "silver_increment":
+                continue
+            ratio = derived.get(f"{name}_x_floor", 1.0 if name == "io_floor" else None)
+            lines.append(
+                f"| {size_result['size']:,} | {name} | {stage['seconds']:.2f} | "
+                f"{stage['rows'] / stage['seconds']:,.0f} | "
+                f"{'' if ratio is None else f'{ratio:.2f}'} | {stage['peak_rss_mb']:,.0f} |"
+            )
+    lines += [
+        "",
+        "| 311 rows | landing -> silver rows/s | peak RSS MB | Sail core / DuckDB core "
+        "| silver pipeline / DuckDB core |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for size_result in results["sizes"]:
+        d = size_result["derived"]
+        lines.append(
+            f"| {size_result['size']:,} | {d['landing_to_silver_rows_per_s']:,} | "
+            f"{d['landing_to_silver_peak_rss_mb']:,.0f} | {d.get('sail_core_vs_duckdb', '')} | "
+            f"{d.get('silver_pipeline_vs_duckdb_core', '')} |"
+        )
+    lines += [
+        "",
+        "| silver table rows | increment rows (updates) | silver run s | bronze run s |",
+        "|---:|---:|---:|---:|",
+    ]
+    for size_result in results["sizes"]:
+        inc = size_result["stages"]["silver_increment"]
+        lines.append(
+            f"| {inc['target_rows']:,} | {inc['rows']:,} ({inc['updates']:,}) | "
+            f"{inc['seconds']:.2f} | {inc['bronze_seconds']:.2f} |"
+        )
+    if results["forecasting"]:
+        lines += ["", "| series x 3 years | backtest s | series/s |", "|---:|---:|---:|"]
+        for fc in results["forecasting"]:
+            lines.append(
+                f"| {fc['series']} | {fc['seconds']:.1f} | {fc['series'] / fc['seconds']:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(float(v)) for v in text.split(",")],
+        default=list(DEFAULT_SIZES),
+        help="311 row counts, comma-separated (default 100000,1000000,5000000)",
+    )
+    parser.add_argument(
+        "--series",
+        type=lambda text: [int(v) for v in text.split(",") if v],
+        default=list(DEFAULT_SERIES),
+        help="forecasting backtest series counts (default 10,50,200; empty to skip)",
+    )
+    parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB comparison")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--work-dir", type=Path, default=WORK_DIR)
+    args = parser.parse_args(argv)
+
+    started = datetime.now(UTC)
+    results: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_avg_at_start": [round(v, 2) for v in os.getloadavg()],
+        },
+        "sizes": [],
+        "forecasting": [],
+    }
+    for size in args.sizes:
+        size_result = bench_size(size, args.work_dir, with_duckdb=not args.no_duckdb)
+        size_result["derived"] = derive(size_result)
+        results["sizes"].append(size_result)
+    for n_series in args.series:
+        _log(f"forecasting backtest, {n_series} series ...")
+        fc = run_stage("forecast", str(n_series))
+        _log(f"forecasting backtest, {n_series} series: {fc['seconds']:.1f} s")
+        results["forecasting"].append(fc)
+    results["seconds_total"] = round((datetime.now(UTC) - started).total_seconds(), 1)
+
+    table = markdown(results)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    for name in (stamp, "latest"):
+        (args.results_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+        (args.results_dir / f"{name}.md").write_text(table)
+    print("\n" + table)
+    print(f"Results: {args.results_dir / (stamp + '.json')} and .md")
+    return results
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_worker":
+        _worker(sys.argv[2:])
+    else:
+        main()
