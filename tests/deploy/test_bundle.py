@@ -137,7 +137,7 @@ def test_every_task_has_retries_and_a_cluster_of_its_job(jobs):
 
 def test_jobs_email_on_failure_and_scheduled_jobs_are_scheduled(jobs):
     for job_key, job in jobs.items():
-        assert job["email_notifications"]["on_failure"] == "${var.alert_emails}", job_key
+        assert job["email_notifications"]["on_failure"] == ["${var.alert_email}"], job_key
     for job_key in ("nyc_lakehouse_daily", "nyc_lakehouse_monitoring"):
         schedule = jobs[job_key]["schedule"]
         assert schedule["timezone_id"] == "America/New_York"
@@ -295,3 +295,14 @@ def test_jobs_match_the_bundle_schema(jobs):
     misspelled = {**jobs["nyc_lakehouse_monitoring"], "max_concurent_runs": 1}
     with pytest.raises(ValueError, match="max_concurent_runs"):
         Job.from_dict(misspelled)
+
+
+def test_failures_are_emailed_to_someone_in_every_target(bundle):
+    """No default address: dev mails the deploying user, prod must be given an address."""
+    variable = bundle["variables"]["alert_email"]
+    assert "default" not in variable, "a default would let prod deploy with nobody alerted"
+    dev, prod = bundle["targets"]["dev"], bundle["targets"]["prod"]
+    assert dev["variables"]["alert_email"] == "${workspace.current_user.userName}"
+    # prod sets none in the file: `databricks bundle deploy -t prod` fails without
+    # --var alert_email=... / BUNDLE_VAR_alert_email, the documented way to give it.
+    assert "alert_email" not in prod.get("variables", {})

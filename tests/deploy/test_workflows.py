@@ -56,3 +56,7 @@ def test_workflows_take_credentials_only_from_github_secrets():
             for step in job["steps"]:
                 if "uses" in step:
                     assert "@" in step["uses"], f"{path.name}: unpinned action {step['uses']}"
+                    ref = step["uses"].rsplit("@", 1)[1]
+                    assert ref not in ("main", "master", "latest"), (
+                        f"{path.name}: {step['uses']} follows a moving branch; pin a release"
+                    )

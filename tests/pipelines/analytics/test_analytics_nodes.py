@@ -10,7 +10,12 @@ from nyc_lakehouse.pipelines.analytics import nodes
 from nyc_lakehouse.pipelines.gold.tables import columns_of
 from nyc_lakehouse.pipelines.gold.testing import SILVER_311_RECORDS
 
-PARAMS = {"covid_baseline_year": 2019, "holiday_window_weeks": 3, "seasonal_all_label": "All"}
+PARAMS = {
+    "covid_baseline_year": 2019,
+    "holiday_window_weeks": 3,
+    "seasonal_all_label": "All",
+    "hotspot": {"threshold": 1.5, "high": 2.0, "medium": 1.5, "low": 1.2},
+}
 
 
 def _request(
@@ -130,3 +135,42 @@ def test_holiday_pattern_compares_same_weekday_non_holidays(gold_from):
     assert min(rows) >= date(2019, 7, 3) and max(rows) <= date(2021, 12, 27)
     assert date(2020, 11, 26) in rows  # Thanksgiving 2020
     assert rows[date(2021, 12, 24)]["request_count"] == 1
+
+
+def test_borough_hotspots_grade_days_against_the_borough_average(gold_from):
+    # Brooklyn over 10 days, 20 requests: 2.0 a day on average. Day 3 (5) is 2.5x: HIGH;
+    # day 6 (3) is 1.5x: LOW, not a hotspot (not above 1.5); day 10 (6) is 3.0x: HIGH; the
+    # 1-request days are below average and the empty day 8 counts in the average.
+    # Manhattan: 2 requests on one day, exactly its average: no row.
+    start = date(2021, 3, 1)
+    per_day = [1, 1, 5, 1, 1, 3, 1, 0, 1, 6]
+    records, key = [], 0
+    for offset, count in enumerate(per_day):
+        for _ in range(count):
+            key += 1
+            records.append(_request(key, start + timedelta(days=offset)))
+    for _ in range(2):
+        key += 1
+        records.append(_request(key, start, borough="MANHATTAN"))
+    gold = gold_from(records)
+    table = nodes.build_borough_hotspots(gold["fact_311"], gold["dim_location"], PARAMS)
+    assert table.columns == columns_of("borough_hotspots")
+    rows = {(r["borough"], r["date"]): r for r in table.collect()}
+    assert set(rows) == {
+        ("BROOKLYN", start + timedelta(days=2)),
+        ("BROOKLYN", start + timedelta(days=5)),
+        ("BROOKLYN", start + timedelta(days=9)),
+    }
+    day3 = rows[("BROOKLYN", start + timedelta(days=2))]
+    assert day3["borough_avg_daily_requests"] == 2.0
+    assert (day3["request_count"], day3["volume_ratio"], day3["severity"]) == (5, 2.5, "HIGH")
+    assert day3["is_hotspot"] is True
+    day6 = rows[("BROOKLYN", start + timedelta(days=5))]
+    assert (day6["volume_ratio"], day6["severity"], day6["is_hotspot"]) == (1.5, "LOW", False)
+
+
+def test_borough_hotspot_thresholds_must_be_ordered(gold_from):
+    gold = gold_from([_request(1, date(2021, 3, 1))])
+    params = {**PARAMS, "hotspot": {"threshold": 1.5, "high": 1.2, "medium": 1.5, "low": 1.2}}
+    with pytest.raises(ValueError, match="high >= medium >= low"):
+        nodes.build_borough_hotspots(gold["fact_311"], gold["dim_location"], params)

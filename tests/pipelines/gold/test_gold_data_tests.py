@@ -42,10 +42,13 @@ def _by_name(results):
     return {r["test_name"]: r for r in results}
 
 
-def test_every_gold_table_has_key_tests():
+def test_every_gold_and_analytics_table_has_data_tests():
     tested = {t.table for t in all_data_tests()}
-    gold_tables = {name for name, spec in TABLES.items() if spec.pipeline == "gold"}
-    assert gold_tables <= tested
+    assert set(TABLES) <= tested
+    for pipeline in ("gold", "analytics"):
+        assert {t.table for t in all_data_tests(pipeline)} == {
+            name for name, spec in TABLES.items() if spec.pipeline == pipeline
+        }
     kinds = {t.check for t in all_data_tests()}
     assert {
         "unique",
@@ -69,7 +72,7 @@ def test_all_tests_pass_on_good_data(spark, gold_tables, gold_params):
         "fact_311__response_time_outliers_rare": ("fail", None),
         "fact_911_weekly__pickup_plausible": ("fail", None),
     }
-    assert len(results) == len(all_data_tests())
+    assert len(results) == len(all_data_tests("gold"))
     assert frame.count() == len(results)
     assert frame.schema == data_tests.RESULTS_SCHEMA
     nodes.enforce_gold_data_tests(results)  # warnings do not fail the run

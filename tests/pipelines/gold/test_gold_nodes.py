@@ -253,3 +253,24 @@ def test_dimension_attributes_are_deterministic_on_ties(spark, gold_params):
     )
     names = {nodes.build_dim_agency(silver).first()["agency_name"] for _ in range(3)}
     assert names == {"Dept of Transportation"}
+
+
+def test_fact_coordinates_are_null_unless_the_location_is_valid(spark, gold_params):
+    from nyc_lakehouse.pipelines.gold.testing import silver_311_frame
+
+    base = {"created_date": datetime(2021, 5, 1, 9), "agency": "DOT"}
+    silver = silver_311_frame(
+        spark,
+        [
+            {**base, "unique_key": 1, "latitude": 40.7, "longitude": -73.9},
+            # 0/0 as the source sends it: silver keeps the numbers but flags the row
+            {**base, "unique_key": 2, "latitude": 0.0, "longitude": 0.0},
+        ],
+    ).withColumn("has_valid_location", F.col("unique_key") == 1)
+    fact = nodes.build_fact_311(
+        silver, gold_params["sla"], gold_params["response_time_outlier_hours"]
+    )
+    rows = _rows(fact, "unique_key")
+    assert (rows[1]["latitude"], rows[1]["longitude"]) == (40.7, -73.9)
+    assert (rows[2]["latitude"], rows[2]["longitude"]) == (None, None)
+    assert rows[2]["has_valid_location"] is False

@@ -31,7 +31,7 @@ def test_gold_pipeline_writes_every_table_and_test_results(
         "created_month"
     ]
     results = spark.read.format("delta").load(str(data_root / "monitoring" / "gold_test_results"))
-    assert results.count() == len(all_data_tests())
+    assert results.count() == len(all_data_tests("gold"))
     assert results.where("severity = 'error' AND status <> 'pass'").count() == 0
 
     # a rerun overwrites gold (idempotent) and appends a second set of test results
@@ -42,7 +42,7 @@ def test_gold_pipeline_writes_every_table_and_test_results(
     )
     results = spark.read.format("delta").load(str(data_root / "monitoring" / "gold_test_results"))
     assert results.select("run_id").distinct().count() == 2
-    assert results.count() == 2 * len(all_data_tests())
+    assert results.count() == 2 * len(all_data_tests("gold"))
 
 
 def test_failing_data_test_fails_the_run_after_writing_results(

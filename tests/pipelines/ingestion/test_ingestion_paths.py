@@ -100,6 +100,26 @@ def test_sample_reruns_skip_landed_months_and_resume_after_a_crash(zone):
     assert sorted(ids) == sorted(expected.column("_socrata_id").to_pylist())
 
 
+def test_a_rerun_with_another_sample_scale_fails_clearly_instead_of_skipping(zone):
+    params = {**project_params("nyc311"), "start": "2021-01-01", "end": "2021-01-31"}
+    first = land_batches(zone, {**params, "sample_scale": 0.05}, None)
+    assert first["batches_landed"] == ["sample-2021-01"]
+    assert zone.batches("nyc311")[0].manifest["sample_scale"] == 0.05
+    # The same scale skips; another scale or seed is refused with what to do.
+    assert land_batches(zone, {**params, "sample_scale": 0.05}, None)["batches_skipped"] == [
+        "sample-2021-01"
+    ]
+    from nyc_lakehouse.pipelines.ingestion.nodes import IngestionConfigError
+
+    with pytest.raises(
+        IngestionConfigError, match=r"sample_scale=0.05.*sample_scale=2.0.*clean-data"
+    ):
+        land_batches(zone, {**params, "sample_scale": 2.0}, None)
+    with pytest.raises(IngestionConfigError, match="sample_seed"):
+        land_batches(zone, {**params, "sample_scale": 0.05, "sample_seed": 7}, None)
+    assert [b.rows for b in zone.batches("nyc311")] == [first["rows_landed"]]
+
+
 def test_a_crash_while_writing_the_last_run_summary_keeps_the_batches(zone):
     params = {**project_params("nyc911"), "start": "2021-01-01", "end": "2021-01-31"}
     with pytest.raises(SimulatedCrash):

@@ -190,19 +190,59 @@ def test_quarantine_share_threshold_uses_configured_parameters(
     assert passed.count() == 3 and quarantine.count() == 1
 
 
+SAME = "2024-05-28T05:00:00.000Z"
+TIES = [
+    (8, "Open", "Closed"),
+    (9, "Closed", "Open"),
+    (10, "Assigned", "Pending"),
+    (11, "Pending", "Assigned"),
+]
+
+
 def test_final_keeps_latest_version_per_key(
     spark, bronze_311, silver_params, run_context, tmp_path
 ):
+    """Through the catalog's own silver dataset: its upsert keeps one row per request."""
+    from silver_fixtures import load_config
+
+    from nyc_lakehouse.datasets import DeltaTableDataset
+
     params = silver_params["nyc311"]
+    early = datetime(2024, 5, 28, 6, 0, tzinfo=UTC)
+    late = datetime(2024, 5, 29, 6, 0, tzinfo=UTC)
     bronze = bronze_311(
         [
             good_request(7, status="Open", _socrata_updated_at="2024-05-27T05:00:00.000Z"),
             good_request(7, status="Closed", _socrata_updated_at="2024-05-28T05:00:00.000Z"),
             good_request(7, status="Assigned", _socrata_updated_at="2024-05-27T09:00:00.000Z"),
-        ]
+            *[good_request(key, status=first, _socrata_updated_at=SAME) for key, first, _ in TIES],
+        ],
+        ingested_at=early,
+    ).unionByName(
+        # the same version stamp, ingested later: the later ingestion wins (four pairs, in
+        # both directions, so that a pick by chance cannot pass)
+        bronze_311(
+            [good_request(key, status=last, _socrata_updated_at=SAME) for key, _, last in TIES],
+            ingested_at=late,
+            batch_id="batch-2",
+        )
     )
     base = materialize(spark, nodes.clean_311_base(bronze, params), tmp_path / "base")
     passed, _, _ = nodes.check_311_quality(base, params, run_context)
     final = nodes.finalize_311(nodes.enrich_311(passed, params, run_context), run_context)
-    rows = final.collect()
-    assert len(rows) == 1 and rows[0]["status"] == "CLOSED"
+    assert final.count() == 3 + 2 * len(TIES)  # the node hands over the whole increment
+
+    entry = dict(load_config("catalog")["silver.nyc311_service_requests"])
+    dataset = DeltaTableDataset(
+        table="silver.nyc311_service_requests",
+        root=str(tmp_path / "lake"),
+        save_args=entry["save_args"],
+    )
+    dataset.save(final)
+    rows = {r["unique_key"]: r for r in dataset.load().collect()}
+    expected = {7: "CLOSED", **{key: last.upper() for key, _, last in TIES}}
+    assert {key: row["status"] for key, row in rows.items()} == expected
+    # again, as a merge into the existing table: still one row each, nothing changes
+    dataset.save(final)
+    again = {r["unique_key"]: r["status"] for r in dataset.load().collect()}
+    assert again == expected

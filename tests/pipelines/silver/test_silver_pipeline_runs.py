@@ -164,6 +164,26 @@ def test_fail_rule_stops_the_run_and_names_rule_and_count(spark, data_root):
     assert not (data_root / "monitoring" / "silver_batch_log" / "_delta_log").exists()
 
 
+def test_a_run_failing_one_source_appends_no_quarantine_for_either(spark, data_root):
+    """Retrying a failed run must not append the other source's quarantine a second time."""
+    nyc311 = [good_request(1), good_request("ABC-1")]  # one quarantined 311 row
+    nyc911 = [good_911_row(), good_911_row(final_incident_type="  ")]  # 50% quarantined
+    write_bronze(spark, data_root, NYC311, bronze_frame(spark, nyc311, NYC311_FIELDS, "b1"))
+    write_bronze(spark, data_root, NYC911, bronze_frame(spark, nyc911, NYC911_FIELDS, "b1"))
+    strict_911 = {"max_quarantine_share": 0.1, "min_rows_for_share_check": 1}
+
+    for _attempt in range(2):
+        with pytest.raises(DataQualityError, match="failed quarantine rules"):
+            run_silver(nyc911=strict_911)
+        for table in ("nyc311_quarantine", "nyc911_quarantine"):
+            assert not (data_root / "silver" / table / "_delta_log").exists(), table
+    run_silver()  # the default threshold lets the batch through: each row quarantined once
+    assert [
+        r["source_unique_key"] for r in read_table(spark, data_root, "silver.nyc311_quarantine")
+    ] == ["ABC-1"]
+    assert len(read_table(spark, data_root, "silver.nyc911_quarantine")) == 1
+
+
 def test_bundled_sample_nothing_lost_and_idempotent(spark, data_root):
     """The sample generator's output (real-world defects included) through the whole pipeline."""
     from datetime import date

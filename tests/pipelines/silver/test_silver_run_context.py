@@ -1,4 +1,4 @@
-"""Run context and the silver-specific dataset switches (no Spark needed)."""
+"""Run context and the silver-specific dataset switches."""
 
 from __future__ import annotations
 
@@ -26,20 +26,31 @@ def test_run_context_defaults_to_now_and_accepts_a_pinned_as_of():
 
 
 @pytest.mark.parametrize(
-    ("flag", "expected_mode"),
-    [(False, "upsert"), ("false", "upsert"), (True, "overwrite"), ("true", "overwrite")],
+    ("flag", "replaces"), [(False, False), ("false", False), (True, True), ("true", True)]
 )
-def test_full_refresh_switches_the_upsert_to_an_overwrite(tmp_path, flag, expected_mode):
+def test_full_refresh_replaces_the_table_with_the_latest_versions(spark, tmp_path, flag, replaces):
+    """A replay keeps one row per key exactly as an upsert does, but drops what the table held."""
+    previous = RefreshableDeltaTableDataset(
+        table="silver.t", root=str(tmp_path), save_args=dict(UPSERT)
+    )
+    previous.save(
+        spark.createDataFrame(
+            [(1, 1, "a", "old"), (9, 1, "a", "stale")], "k int, s int, m string, v string"
+        )
+    )
     dataset = RefreshableDeltaTableDataset(
         table="silver.t", root=str(tmp_path), full_refresh=flag, save_args=dict(UPSERT)
     )
-    described = dataset._describe()
-    assert described["save_args"]["mode"] == expected_mode
-    assert described["save_args"]["partition_by"] == ["m"]
-    if expected_mode == "overwrite":
-        assert (
-            "keys" not in described["save_args"] and "sequence_column" not in described["save_args"]
-        )
+    assert dataset.full_refresh is replaces
+    batch = spark.createDataFrame(
+        [(1, 2, "a", "new"), (1, 3, "a", "newest"), (2, 1, "b", "only")],
+        "k int, s int, m string, v string",
+    )
+    dataset.save(batch)
+    rows = {r["k"]: r["v"] for r in dataset.load().collect()}
+    expected = {1: "newest", 2: "only"} if replaces else {1: "newest", 2: "only", 9: "stale"}
+    assert rows == expected
+    assert dataset.last_save_metrics.get("replaced", False) is replaces
 
 
 def test_full_refresh_rejects_a_typo(tmp_path):

@@ -248,3 +248,50 @@ def build_holiday_pattern_analysis(
         .orderBy("holiday_date")
         .select(*columns_of("holiday_pattern_analysis"))
     )
+
+
+def build_borough_hotspots(
+    fact_311: DataFrame, dim_location: DataFrame, params: Mapping[str, Any]
+) -> DataFrame:
+    """Borough days whose volume stands out against the borough's own average day.
+
+    Seed definition: a hotspot is a day above ``hotspot.threshold`` (1.5x) the borough's average
+    daily volume, graded HIGH above ``high`` (2.0x), MEDIUM above ``medium`` (1.5x) and LOW above
+    ``low`` (1.2x). LOW days are kept (``is_hotspot`` false) so that near-misses are visible.
+    The average is over every day from the borough's first to its last request, zeros included.
+    """
+    hotspot = params["hotspot"]
+    high, medium, low = (float(hotspot[k]) for k in ("high", "medium", "low"))
+    threshold = float(hotspot["threshold"])
+    if not high >= medium >= low > 0:
+        raise ValueError(
+            f"analytics.hotspot: expected high >= medium >= low > 0, got {high}, {medium}, {low}"
+        )
+    daily = (
+        fact_311.join(dim_location.select("location_key", "borough"), "location_key")
+        .where(F.col("borough") != F.lit("UNSPECIFIED"))
+        .groupBy("borough", F.col("created_date_only").alias("date"))
+        .agg(F.count(F.lit(1)).alias("request_count"))
+    )
+    spans = daily.groupBy("borough").agg(
+        F.sum("request_count").alias("_total"),
+        (F.datediff(F.max("date"), F.min("date")) + F.lit(1)).alias("_days"),
+    )
+    ratio = F.col("request_count") / F.col("borough_avg_daily_requests")
+    return (
+        daily.join(spans, "borough")
+        .withColumn("borough_avg_daily_requests", F.col("_total") / F.col("_days"))
+        .withColumn("volume_ratio", ratio)
+        .where(F.col("volume_ratio") > F.lit(low))
+        .withColumn(
+            "severity",
+            F.when(F.col("volume_ratio") > F.lit(high), F.lit("HIGH"))
+            .when(F.col("volume_ratio") > F.lit(medium), F.lit("MEDIUM"))
+            .otherwise(F.lit("LOW")),
+        )
+        .withColumn("is_hotspot", F.col("volume_ratio") > F.lit(threshold))
+        .withColumn("borough_avg_daily_requests", F.round("borough_avg_daily_requests", 2))
+        .withColumn("volume_ratio", F.round("volume_ratio", 3))
+        .orderBy("borough", "date")
+        .select(*columns_of("borough_hotspots"))
+    )

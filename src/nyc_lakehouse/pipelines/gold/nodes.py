@@ -365,6 +365,9 @@ def build_fact_311(
         .withColumn("sla_target_hours", sla_target_hours(sla))
         .withColumn("is_sla_breached", F.when(hours.isNotNull(), hours > F.col("sla_target_hours")))
         .withColumn("is_closed", F.coalesce(F.col("is_closed"), F.lit(False)))
+        # Coordinates outside NYC (0/0, swapped, far away) would put dots in the ocean on a map.
+        .withColumn("latitude", F.when(F.col("has_valid_location"), F.col("latitude")))
+        .withColumn("longitude", F.when(F.col("has_valid_location"), F.col("longitude")))
         .withColumn(
             "is_response_time_outlier",
             F.coalesce(hours > F.lit(float(outlier_hours)), F.lit(False)),
@@ -604,12 +607,30 @@ def run_gold_data_tests(
     Never raises on a failing test: the results must be written first. ``enforce_gold_data_tests``
     (the next node) fails the run.
     """
-    tests = data_tests.apply_overrides(all_data_tests(), config)
+    return _run_data_tests("gold", config, tables)
+
+
+def run_analytics_data_tests(
+    config: Mapping[str, Any], **tables: DataFrame
+) -> tuple[DataFrame, list[dict[str, Any]]]:
+    """The analytics tables' data tests, like :func:`run_gold_data_tests` (same config)."""
+    return _run_data_tests("analytics", config, tables)
+
+
+def _run_data_tests(
+    pipeline: str, config: Mapping[str, Any], tables: Mapping[str, DataFrame]
+) -> tuple[DataFrame, list[dict[str, Any]]]:
+    tests = data_tests.apply_overrides(all_data_tests(pipeline), config)
     spark = get_spark()
     results = data_tests.evaluate_data_tests(
         spark, tests, tables, placeholders=config.get("placeholders") or {}
     )
     return data_tests.results_frame(spark, results), results
+
+
+def enforce_data_tests(results: list[dict[str, Any]]) -> None:
+    """Fail the run, naming each error-level test and its failing count, if any failed."""
+    data_tests.raise_on_blocking_failures(results)
 
 
 def enforce_gold_data_tests(results: list[dict[str, Any]]) -> None:

@@ -222,8 +222,8 @@ _register(
             "descriptor": "Complaint descriptor.",
             "location_type": "Location type as published.",
             "open_data_channel_type": "Channel (PHONE, ONLINE, MOBILE...).",
-            "latitude": "Latitude, null unless valid.",
-            "longitude": "Longitude, null unless valid.",
+            "latitude": "Latitude, null unless has_valid_location.",
+            "longitude": "Longitude, null unless has_valid_location.",
             "response_time_hours": "(closed - created) in hours for valid closed requests, else null.",
             "resolution_bucket": "same_day (<= 24 h), within_7_days, within_30_days, over_30_days; null when not resolved.",
             "sla_target_hours": "The complaint type's SLA target in hours.",
@@ -232,7 +232,7 @@ _register(
             "is_closed_date_inferred": "Silver inferred the closed date from the resolution date.",
             "is_response_time_outlier": "Resolution time above `gold.response_time_outlier_hours` (730 days).",
             "has_valid_location": "Quality flag from silver: coordinates inside New York City.",
-            "has_valid_zip": "Quality flag from silver: 5-digit ZIP.",
+            "has_valid_zip": "Quality flag from silver: a 5-digit New York City ZIP (100xx-104xx, 110xx-114xx, 116xx).",
             "has_resolution": "Quality flag from silver: a resolution description exists.",
             "has_invalid_closed_date": "Quality flag from silver: closed before created or before 2010.",
             "has_future_closed_date": "Quality flag from silver: closed more than 30 days in the future.",
@@ -576,6 +576,47 @@ _register(
             "seasonal_index": "avg_monthly_requests / the mean of avg_monthly_requests over the type's months (1.0 = average month).",
             "is_peak_month": "The month with the type's highest seasonal_index.",
         },
+        tests=(
+            DataTest(
+                "seasonal_trends__complaint_type_month__unique",
+                "seasonal_trends",
+                "sql",
+                sql=(
+                    "SELECT complaint_type, month_of_year FROM seasonal_trends"
+                    " GROUP BY complaint_type, month_of_year HAVING count(*) > 1"
+                ),
+            ),
+            DataTest(
+                "seasonal_trends__complaint_type__not_null",
+                "seasonal_trends",
+                "not_null",
+                column="complaint_type",
+            ),
+            DataTest(
+                "seasonal_trends__month_of_year__between_1_and_12",
+                "seasonal_trends",
+                "range",
+                column="month_of_year",
+                min_value=1,
+                max_value=12,
+            ),
+            DataTest(
+                "seasonal_trends__counts_and_index_not_negative",
+                "seasonal_trends",
+                "expression",
+                expression="request_count >= 0 AND seasonal_index >= 0 AND years_observed >= 1",
+            ),
+            DataTest(
+                # ties share the peak, so "at least one", not "exactly one"
+                "seasonal_trends__every_type_has_a_peak_month",
+                "seasonal_trends",
+                "sql",
+                sql=(
+                    "SELECT complaint_type FROM seasonal_trends GROUP BY complaint_type"
+                    " HAVING sum(CASE WHEN is_peak_month THEN 1 ELSE 0 END) = 0"
+                ),
+            ),
+        ),
     )
 )
 
@@ -597,6 +638,42 @@ _register(
             "pct_change_vs_baseline": "(avg_daily_requests - baseline_avg_daily_requests) / baseline x 100.",
             "pct_change_vs_pre": "(avg_daily_requests - pre-period avg_daily_requests) / pre x 100.",
         },
+        tests=(
+            DataTest(
+                "covid_impact_analysis__type_borough_period__unique",
+                "covid_impact_analysis",
+                "sql",
+                sql=(
+                    "SELECT complaint_type, borough, covid_period FROM covid_impact_analysis"
+                    " GROUP BY complaint_type, borough, covid_period HAVING count(*) > 1"
+                ),
+            ),
+            DataTest(
+                "covid_impact_analysis__covid_period__accepted_values",
+                "covid_impact_analysis",
+                "accepted_values",
+                column="covid_period",
+                values=("pre", "peak", "post"),
+            ),
+            DataTest(
+                "covid_impact_analysis__period_inside_its_dates",
+                "covid_impact_analysis",
+                "expression",
+                expression=(
+                    "period_start <= period_end AND days_observed >= 1"
+                    " AND request_count >= 0 AND avg_daily_requests >= 0"
+                ),
+            ),
+            DataTest(
+                "covid_impact_analysis__all_rollup_exists",
+                "covid_impact_analysis",
+                "sql",
+                sql=(
+                    "SELECT 1 FROM (SELECT count(*) AS n FROM covid_impact_analysis"
+                    " WHERE complaint_type = 'ALL' AND borough = 'ALL') t WHERE n = 0"
+                ),
+            ),
+        ),
     )
 )
 
@@ -615,6 +692,68 @@ _register(
             "comparable_avg_requests": "Mean requests over the comparable days.",
             "pct_difference": "(request_count - comparable_avg_requests) / comparable_avg_requests x 100.",
         },
+        tests=(
+            *_key_tests("holiday_pattern_analysis", "holiday_date"),
+            DataTest(
+                "holiday_pattern_analysis__day_of_week__between_1_and_7",
+                "holiday_pattern_analysis",
+                "range",
+                column="day_of_week",
+                min_value=1,
+                max_value=7,
+            ),
+            DataTest(
+                "holiday_pattern_analysis__counts_not_negative",
+                "holiday_pattern_analysis",
+                "expression",
+                expression=(
+                    "request_count >= 0 AND comparable_days >= 0"
+                    " AND coalesce(comparable_avg_requests, 0) >= 0"
+                ),
+            ),
+        ),
+    )
+)
+
+
+_register(
+    TableSpec(
+        name="borough_hotspots",
+        pipeline="analytics",
+        grain="One row per borough x day whose request volume is above `analytics.hotspot.low` (1.2x) the borough's average daily volume.",
+        columns={
+            "borough": "Borough (UNSPECIFIED left out).",
+            "date": "Creation day.",
+            "request_count": "Requests created in the borough that day.",
+            "borough_avg_daily_requests": "The borough's mean requests per day, first to last day with a request, zero days included.",
+            "volume_ratio": "request_count / borough_avg_daily_requests.",
+            "severity": "HIGH (> 2.0x), MEDIUM (> 1.5x) or LOW (> 1.2x): `analytics.hotspot`.",
+            "is_hotspot": "volume_ratio above `analytics.hotspot.threshold` (1.5x, the reference pipelines' hotspot).",
+        },
+        tests=(
+            DataTest(
+                "borough_hotspots__borough_date__unique",
+                "borough_hotspots",
+                "sql",
+                sql=(
+                    "SELECT borough, date FROM borough_hotspots"
+                    " GROUP BY borough, date HAVING count(*) > 1"
+                ),
+            ),
+            DataTest(
+                "borough_hotspots__severity__accepted_values",
+                "borough_hotspots",
+                "accepted_values",
+                column="severity",
+                values=("HIGH", "MEDIUM", "LOW"),
+            ),
+            DataTest(
+                "borough_hotspots__ratio_above_average",
+                "borough_hotspots",
+                "expression",
+                expression="volume_ratio > 1 AND request_count > borough_avg_daily_requests",
+            ),
+        ),
     )
 )
 
@@ -624,9 +763,14 @@ def columns_of(table: str) -> list[str]:
     return list(TABLES[table].columns)
 
 
-def all_data_tests() -> list[DataTest]:
-    """Every data test declared next to a gold table, in table order."""
-    return [test for spec in TABLES.values() for test in spec.tests]
+def all_data_tests(pipeline: str | None = None) -> list[DataTest]:
+    """Every data test declared next to a table (of ``pipeline`` if given), in table order."""
+    return [
+        test
+        for spec in TABLES.values()
+        if pipeline is None or spec.pipeline == pipeline
+        for test in spec.tests
+    ]
 
 
 DOC_BEGIN = "<!-- BEGIN GENERATED: gold tables (nyc_lakehouse.pipelines.gold.tables) -->"

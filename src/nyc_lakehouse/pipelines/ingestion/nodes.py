@@ -349,6 +349,7 @@ def land_sample(
     windows = month_windows(settings.start, settings.end)
     batch_ids = [window.batch_id("sample") for window in windows]
     landed = {b for b in batch_ids if zone.has_batch(settings.dataset, b)}
+    _check_landed_sample_matches(zone, settings, landed)
     summary["batches_skipped"] = [b for b in batch_ids if b in landed]
     pending = len(batch_ids) - len(landed)
     if not pending:
@@ -380,6 +381,45 @@ def land_sample(
     return _finish(summary, started)
 
 
+def _sample_identity(settings: IngestionSettings) -> dict[str, Any]:
+    """What makes a sample month's content: its seed and, for 311, its scale."""
+    identity: dict[str, Any] = {"sample_seed": settings.sample_seed}
+    if settings.dataset == "nyc311":
+        identity["sample_scale"] = float(settings.sample_scale)
+    return identity
+
+
+def _check_landed_sample_matches(
+    zone: LandingZone, settings: IngestionSettings, landed: set[str]
+) -> None:
+    """Refuse to skip landed months that were generated with another scale or seed.
+
+    Months are skipped by batch id, so without this check a rerun with a new
+    ``sample_scale`` would silently keep the old volume.
+    """
+    wanted = _sample_identity(settings)
+    for batch in zone.batches(settings.dataset):
+        if batch.batch_id not in landed:
+            continue
+        differs = {
+            key: batch.manifest[key]
+            for key, value in wanted.items()
+            if batch.manifest.get(key) is not None
+            and value is not None
+            and batch.manifest[key] != value
+        }
+        if differs:
+            asked = ", ".join(f"{key}={wanted[key]}" for key in differs)
+            found = ", ".join(f"{key}={value}" for key, value in differs.items())
+            raise IngestionConfigError(
+                f"{settings.dataset}: the landing zone already holds sample month "
+                f"{batch.batch_id} generated with {found}, but this run asks for {asked}. "
+                f"Landed months are never regenerated: start from an empty lakehouse "
+                f"(`make clean-data`, or NYC_LAKEHOUSE_DATA_ROOT=<another folder>) to land "
+                f"the sample again."
+            )
+
+
 def _land_sample_month(
     zone: LandingZone,
     settings: IngestionSettings,
@@ -396,6 +436,7 @@ def _land_sample_month(
             "mode": "sample",
             "window_start": window.start.isoformat(),
             "window_end": window.last_day.isoformat(),
+            **_sample_identity(settings),
         }
     )
     summary["batches_landed"].append(batch_id)

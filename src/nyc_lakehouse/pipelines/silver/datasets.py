@@ -1,9 +1,10 @@
 """A variant of the project's Delta dataset that the silver pipeline needs.
 
 * :class:`RefreshableDeltaTableDataset`: upserts normally; when its ``full_refresh`` argument is
-  true (``${runtime_params:full_refresh, false}`` in the catalog) it overwrites the table in one
-  Delta commit instead, so a replay rebuilds silver from all of bronze, dropping whatever a bad
-  run left behind. Overwrite is atomic: readers see the old table until the new one commits.
+  true (``${runtime_params:full_refresh, false}`` in the catalog) it keeps the latest version of
+  each key exactly as an upsert does, then overwrites the table in one Delta commit, so a replay
+  rebuilds silver from all of bronze, dropping whatever a bad run left behind. Overwrite is
+  atomic: readers see the old table until the new one commits.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from nyc_lakehouse.datasets import DeltaTableDataset
 
-_UPSERT_ONLY_ARGS = ("keys", "sequence_column")
+_UPSERT_ONLY_ARGS = ("keys", "sequence_column", "tiebreak_columns")
 
 
 class RefreshableDeltaTableDataset(DeltaTableDataset):
@@ -27,9 +28,10 @@ class RefreshableDeltaTableDataset(DeltaTableDataset):
     ) -> None:
         self._full_refresh = _as_bool(full_refresh)
         save_args = dict(save_args or {})
-        if self._full_refresh:
+        if self._full_refresh and save_args.get("mode") != "upsert":
             save_args = {k: v for k, v in save_args.items() if k not in _UPSERT_ONLY_ARGS}
             save_args["mode"] = "overwrite"
+        self._replace_on_upsert = self._full_refresh
         super().__init__(save_args=save_args, **kwargs)
 
     @property

@@ -38,8 +38,14 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             node(
                 nodes.check_311_quality,
                 inputs=["silver.nyc311_increment_base", "params:silver.nyc311", "silver_run"],
-                outputs=["nyc311_silver_checked", "silver.nyc311_quarantine", "nyc311_dq_records"],
+                outputs=["nyc311_silver_checked", "nyc311_quarantined_rows", "nyc311_dq_records"],
                 name="check_311_quality",
+            ),
+            node(
+                nodes.release_quarantine,
+                inputs=["nyc311_quarantined_rows", "nyc911_dq_records"],
+                outputs="silver.nyc311_quarantine",
+                name="release_311_quarantine",
             ),
             node(
                 nodes.enrich_311,
@@ -76,8 +82,14 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             node(
                 nodes.check_911_quality,
                 inputs=["silver.nyc911_increment_base", "params:silver.nyc911", "silver_run"],
-                outputs=["nyc911_silver_checked", "silver.nyc911_quarantine", "nyc911_dq_records"],
+                outputs=["nyc911_silver_checked", "nyc911_quarantined_rows", "nyc911_dq_records"],
                 name="check_911_quality",
+            ),
+            node(
+                nodes.release_quarantine,
+                inputs=["nyc911_quarantined_rows", "nyc311_dq_records"],
+                outputs="silver.nyc911_quarantine",
+                name="release_911_quarantine",
             ),
             node(
                 nodes.finalize_911,
