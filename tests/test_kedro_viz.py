@@ -166,3 +166,18 @@ def test_every_pipeline_draws_its_layers_in_data_flow_order(viz_build):
     assert not problems, "\n".join(problems)
     default_layers = _load(viz_build / "api" / "pipelines" / "__default__")["layers"]
     assert set(LAYER_ORDER) <= set(default_layers)
+
+
+def test_every_catalog_entry_of_every_conf_env_declares_its_layer(project_root):
+    """Memory datasets and other envs too (the build above only sees persisted base datasets)."""
+    import yaml
+
+    missing = []
+    for path in sorted((project_root / "conf").glob("*/catalog*.yml")):
+        for name, entry in (yaml.safe_load(path.read_text()) or {}).items():
+            if name.startswith("_"):  # YAML anchors
+                continue
+            layer = ((entry or {}).get("metadata") or {}).get("kedro-viz", {}).get("layer")
+            if not layer:
+                missing.append(f"{path.parent.name}/{path.name}: {name}")
+    assert missing == []

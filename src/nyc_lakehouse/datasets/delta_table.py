@@ -580,6 +580,7 @@ def _distinct_values(data: DataFrame, columns: Sequence[str]) -> list[tuple]:
 # Up to this many duplicated keys are broadcast to the join that splits them from the unique
 # rows (a few MB); more, and the join shuffles instead (slower, but never out of memory).
 BROADCAST_DUPLICATED_KEYS = 2_000_000
+_REPEATED = "__nyc_repeated_key"
 
 
 def _latest_per_key_staged(
@@ -590,7 +591,7 @@ def _latest_per_key_staged(
     A window over the whole batch sorts every wide row: on Sail at 1M silver rows it took
     longer than all of the cleaning before it and most of the memory. Duplicated keys are rare
     (re-sent versions, the incremental overlap), so they are counted on the narrow key columns,
-    unique rows pass through an anti join against them, and only their rows are ranked
+    a join against them splits the unique rows off, and only the repeated keys' rows are ranked
     (measured at 1M rows: 2.05 s, as fast as a plain copy, against 5.5 s for the full window).
     """
     from pyspark.sql import functions as F
@@ -601,13 +602,16 @@ def _latest_per_key_staged(
     ).first()
     if not stats["keys"]:
         return staged, 0
-    duplicated_keys = duplicated.select(*keys)
+    marked = duplicated.select(*keys).withColumn(_REPEATED, F.lit(True))
     if int(stats["keys"]) <= BROADCAST_DUPLICATED_KEYS:
-        duplicated_keys = F.broadcast(duplicated_keys)
-    singles = staged.join(duplicated_keys, list(keys), "left_anti")
-    latest = _latest_per_key(
-        staged.join(duplicated_keys, list(keys), "left_semi"), keys, sequence, tiebreaks
-    )
+        marked = F.broadcast(marked)
+    # The small side goes on the left: without table statistics (Sail runs with them off) the
+    # engine builds its hash table from the left input, and an anti join with the batch on the
+    # left held the whole batch in memory (5M rows: 11.9 GB and 19.5 s; this way 2.8 GB, 9.7 s).
+    joined = marked.join(staged, list(keys), "right")
+    singles = joined.where(F.col(_REPEATED).isNull()).select(*staged.columns)
+    repeated = joined.where(F.col(_REPEATED)).select(*staged.columns)
+    latest = _latest_per_key(repeated, keys, sequence, tiebreaks)
     return singles.unionByName(latest.select(*staged.columns)), int(stats["repeats"])
 
 

@@ -274,3 +274,24 @@ def test_fact_coordinates_are_null_unless_the_location_is_valid(spark, gold_para
     assert (rows[1]["latitude"], rows[1]["longitude"]) == (40.7, -73.9)
     assert (rows[2]["latitude"], rows[2]["longitude"]) == (None, None)
     assert rows[2]["has_valid_location"] is False
+
+
+def test_resolution_buckets_follow_their_parameters(spark):
+    hours = spark.createDataFrame([(1, 20.0), (2, 30.0), (3, 200.0), (4, None)], "k int, h double")
+
+    def buckets(bounds):
+        frame = hours.select("k", nodes.resolution_bucket(F.col("h"), bounds).alias("b"))
+        return {r["k"]: r["b"] for r in frame.collect()}
+
+    assert buckets(None) == {1: "same_day", 2: "within_7_days", 3: "within_30_days", 4: None}
+    # a 12-hour "same day" and a 10-day second bucket move the boundaries, not the names
+    assert buckets({"same_day": 12, "within_7_days": 240}) == {
+        1: "within_7_days",
+        2: "within_7_days",
+        3: "within_7_days",
+        4: None,
+    }
+    with pytest.raises(ValueError, match="increasing positive hours"):
+        nodes.resolution_bucket(F.col("h"), {"same_day": 200, "within_7_days": 100})
+    with pytest.raises(ValueError, match="increasing positive hours"):
+        nodes.resolution_bucket(F.col("h"), {"next_week": 100})

@@ -86,3 +86,29 @@ def test_911_final_keeps_newest_revision(spark, bronze_911, silver_params, run_c
     assert quarantine.count() == 0
     assert final["EMS"]["incident_count"] == 120 and final["FDNY"]["incident_count"] == 6
     assert {r["_batch_id"] for r in final.values()} == {"b2"}
+
+
+def test_a_month_of_911_with_too_many_bad_rows_fails_with_the_default_threshold(
+    spark, bronze_911, silver_params, run_context, tmp_path
+):
+    """About 80 rows a month: judged by share (5%); a weekly increment of 18 rows is not."""
+    from nyc_lakehouse.quality import DataQualityError
+
+    def month(bad: int, rows: int):
+        records = [
+            good_911_row(_socrata_id=f"r{i}", final_incident_type=None if i < bad else f"T{i}")
+            for i in range(rows)
+        ]
+        return materialize(
+            spark,
+            nodes.clean_911_base(bronze_911(records), silver_params["nyc911"]),
+            tmp_path / f"base_{bad}_{rows}",
+        )
+
+    params = silver_params["nyc911"]
+    with pytest.raises(DataQualityError, match=r"5 of 80 rows.*'incident_type_present': 5"):
+        nodes.check_911_quality(month(bad=5, rows=80), params, run_context)
+    passed, quarantine, _ = nodes.check_911_quality(month(bad=3, rows=80), params, run_context)
+    assert (passed.count(), quarantine.count()) == (77, 3)  # 3.75%: under the threshold
+    passed, quarantine, _ = nodes.check_911_quality(month(bad=2, rows=18), params, run_context)
+    assert (passed.count(), quarantine.count()) == (16, 2)  # a weekly increment: not judged

@@ -328,15 +328,27 @@ def build_dim_location(silver_311: DataFrame) -> DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def resolution_bucket(hours: Column) -> Column:
-    """Seed SLA buckets: same day (<= 24 h), <= 7 days, <= 30 days, > 30 days."""
-    return (
-        F.when(hours.isNull(), F.lit(None).cast("string"))
-        .when(hours <= 24, "same_day")
-        .when(hours <= 24 * 7, "within_7_days")
-        .when(hours <= 24 * 30, "within_30_days")
-        .otherwise("over_30_days")
-    )
+# Reference pipelines' resolution buckets (upper bounds in hours, inclusive).
+DEFAULT_RESOLUTION_BUCKETS_HOURS = {"same_day": 24, "within_7_days": 168, "within_30_days": 720}
+
+
+def resolution_bucket(hours: Column, bounds: Mapping[str, float] | None = None) -> Column:
+    """Seed SLA buckets: same day (<= 24 h), <= 7 days, <= 30 days, else over_30_days.
+
+    ``bounds`` (``gold.sla.resolution_buckets_hours``) moves the limits; the names stay.
+    """
+    limits = {**DEFAULT_RESOLUTION_BUCKETS_HOURS, **(bounds or {})}
+    unknown = set(limits) - set(DEFAULT_RESOLUTION_BUCKETS_HOURS)
+    ordered = [limits[name] for name in DEFAULT_RESOLUTION_BUCKETS_HOURS]
+    if unknown or ordered != sorted(ordered) or ordered[0] <= 0:
+        raise ValueError(
+            "gold.sla.resolution_buckets_hours: expected increasing positive hours for "
+            f"{list(DEFAULT_RESOLUTION_BUCKETS_HOURS)}, got {dict(limits)}"
+        )
+    bucket = F.when(hours.isNull(), F.lit(None).cast("string"))
+    for name, limit in limits.items():
+        bucket = bucket.when(hours <= F.lit(float(limit)), name)
+    return bucket.otherwise("over_30_days")
 
 
 def build_fact_311(
@@ -361,7 +373,9 @@ def build_fact_311(
         .withColumn("agency_key", surrogate_key("agency"))
         .withColumn("complaint_type_key", surrogate_key("complaint_type"))
         .withColumn("location_key", surrogate_key("borough", "incident_zip", "community_board"))
-        .withColumn("resolution_bucket", resolution_bucket(hours))
+        .withColumn(
+            "resolution_bucket", resolution_bucket(hours, sla.get("resolution_buckets_hours"))
+        )
         .withColumn("sla_target_hours", sla_target_hours(sla))
         .withColumn("is_sla_breached", F.when(hours.isNotNull(), hours > F.col("sla_target_hours")))
         .withColumn("is_closed", F.coalesce(F.col("is_closed"), F.lit(False)))
