@@ -213,9 +213,16 @@ def land_increment(data_root: Path) -> dict[str, int]:
     for month in generate_nyc311(start=date(2023, 1, 1), end=date(2023, 1, 31), scale=20.0):
         fresh.append(month)
     new_rows = pa.concat_tables(fresh).slice(0, INCREMENT_ROWS - updates)
-    latest = zone.batches("nyc311")[-1]
-    recent = zone.read_batch(latest)
-    recent = recent.filter(pc.is_valid(recent["unique_key"])).slice(0, updates)
+    # updates of the most recent requests (closed days or weeks later), newest batches first
+    recent_parts, found = [], 0
+    for batch in reversed(zone.batches("nyc311")):
+        table = zone.read_batch(batch)
+        table = table.filter(pc.is_valid(table["unique_key"])).slice(0, updates - found)
+        recent_parts.append(table)
+        found += table.num_rows
+        if found >= updates:
+            break
+    recent = pa.concat_tables(recent_parts)
     updated_at = pa.array(["2023-01-02T06:00:00.000Z"] * recent.num_rows)
     recent = recent.set_column(
         recent.schema.get_field_index("_socrata_updated_at"), "_socrata_updated_at", updated_at
