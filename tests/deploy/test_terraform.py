@@ -26,7 +26,7 @@ SCHEMAS = {"landing", "bronze", "silver", "gold", "ml", "monitoring", "reporting
 
 
 def scalar(value: Any) -> Any:
-    """python-hcl2 wraps attribute values in one-element lists; unwrap them."""
+    """The HCL parser wraps attribute values in one-element lists; unwrap them."""
     while isinstance(value, list) and len(value) == 1:
         value = value[0]
     return value
@@ -309,3 +309,22 @@ def test_terraform_files_are_formatted():
         timeout=60,
     )
     assert result.returncode == 0, f"run `terraform fmt terraform/`: {result.stdout}"
+
+
+def test_grants_give_analysts_only_the_published_layers_and_writers_no_ownership(tf):
+    """Analysts: USE_CATALOG, then read-only on gold, ml and reporting; writers: no MANAGE/ALL."""
+    grants = tf["resource"]["databricks_grants"]
+    catalog_grants = grants["catalog"]["dynamic"]
+    analyst = next(g["grant"] for g in catalog_grants if "analysts_group" in str(g["grant"]))
+    assert scalar(block(analyst["content"])["privileges"]) == "USE_CATALOG"
+    # the expression text, e.g. var.analysts_group == "" ? [] : ['gold', 'ml', 'reporting']
+    reader_schemas = set(
+        re.findall(r"\w+", str(scalar(tf["locals"]["reader_schemas"])).split(":")[-1])
+    )
+    assert reader_schemas == {"gold", "ml", "reporting"}, reader_schemas
+    reader_privileges = str(block(grants["reader_schema"]["grant"])["privileges"])
+    for privilege in ("MODIFY", "CREATE_TABLE", "WRITE_VOLUME", "ALL_PRIVILEGES", "MANAGE"):
+        assert privilege not in reader_privileges
+    writer_privileges = str(tf["locals"]["writer_privileges"])
+    assert "MODIFY" in writer_privileges and "CREATE_TABLE" in writer_privileges
+    assert "ALL_PRIVILEGES" not in writer_privileges and "MANAGE" not in writer_privileges

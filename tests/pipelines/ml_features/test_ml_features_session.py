@@ -80,7 +80,12 @@ def test_ml_features_feeds_forecasting(silver_requests, data_root: Path, tmp_pat
     assert panel.loc[panel["unique_id"] == "borough:BRONX", "y"].eq(0).all()
     features = DeltaTable(str(data_root / "gold" / "volume_forecasting_features")).to_pandas()
     assert len(features) == len(panel)
-    assert {"lag_364", "rolling_mean_28", "rolling_std_7", "is_holiday", "trend"} <= set(features)
+    # every feature the issue names, with the shipped defaults (lags 1/7/14/28/364, 7/28 windows)
+    shipped = {f"lag_{n}" for n in (1, 7, 14, 28, 364)} | {
+        f"rolling_{stat}_{n}" for stat in ("mean", "std") for n in (7, 28)
+    }
+    calendar = {"day_of_week", "month", "quarter", "is_holiday", "days_to_next_holiday"}
+    assert shipped | calendar | {"days_since_previous_holiday", "trend"} <= set(features)
 
     forecasts = DeltaTable(str(data_root / "ml" / "volume_forecasts")).to_pandas()
     assert len(forecasts) == 8 * 7

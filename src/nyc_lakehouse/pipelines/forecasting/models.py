@@ -405,7 +405,7 @@ class GradientBoostingForecaster:
         calibration = rows[is_calibration & rows["target"].notna()]
         max_rows = int(self.settings.get("max_train_rows", 200_000))
         if len(train) > max_rows:
-            # Uniform sample, but always keep the most recent year (regime changes matter).
+            # A uniform, seeded sample: every period keeps its share of rows (and runs repeat).
             train = train.sample(n=max_rows, random_state=self.seed)
         # A feature with no value in training (last year's value on a short panel) is dropped.
         features = [c for c in self._feature_names(rows) if train[c].notna().any()]
