@@ -14,9 +14,7 @@ def _frames():
     )
     backtest = pd.concat(
         [
-            pd.DataFrame(
-                {"unique_id": uid, "ds": days[-14:], "model": model, "y_hat": 1.0 + i}
-            )
+            pd.DataFrame({"unique_id": uid, "ds": days[-14:], "model": model, "y_hat": 1.0 + i})
             for uid in ("a", "b")
             for i, model in enumerate(("SeasonalNaive", "AutoETS"))
         ]
