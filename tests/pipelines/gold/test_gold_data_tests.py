@@ -75,7 +75,7 @@ def test_all_tests_pass_on_good_data(spark, gold_tables, gold_params):
     assert len(results) == len(all_data_tests("gold"))
     assert frame.count() == len(results)
     assert frame.schema == data_tests.RESULTS_SCHEMA
-    nodes.enforce_gold_data_tests(results)  # warnings do not fail the run
+    nodes.enforce_data_tests(results)  # warnings do not fail the run
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_broken_fixture_fails_the_named_test(
     result = _by_name(results)[failing_test]
     assert (result["status"], result["failed_count"]) == ("fail", failed_count)
     with pytest.raises(GoldDataTestError) as raised:
-        nodes.enforce_gold_data_tests(results)
+        nodes.enforce_data_tests(results)
     assert f"{failing_test} on {table}: {failed_count} failing row(s)" in str(raised.value)
 
 

@@ -4,9 +4,7 @@ from kedro.pipeline import Pipeline, node
 
 from nyc_lakehouse.pipelines.analytics import nodes
 from nyc_lakehouse.pipelines.gold import nodes as gold_nodes
-from nyc_lakehouse.pipelines.gold.tables import TABLES
-
-ANALYTICS_TABLES = sorted(name for name, spec in TABLES.items() if spec.pipeline == "analytics")
+from nyc_lakehouse.pipelines.gold.pipeline import data_test_nodes
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
@@ -42,22 +40,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 "gold.borough_hotspots",
                 name="build_borough_hotspots",
             ),
-            # The same data-test machinery and results table as gold: the results are written
-            # first, then an error-level failure fails the run.
-            node(
+            # Gold's data-test machinery and results table (a second catalog entry for it:
+            # Kedro allows one producing node per dataset name).
+            *data_test_nodes(
+                "analytics",
                 gold_nodes.run_analytics_data_tests,
-                {
-                    "config": "params:gold.data_tests",
-                    **{name: f"gold.{name}" for name in ANALYTICS_TABLES},
-                },
-                ["monitoring.analytics_test_results", "analytics_data_test_summary"],
-                name="run_analytics_data_tests",
-            ),
-            node(
-                gold_nodes.enforce_data_tests,
-                "analytics_data_test_summary",
-                None,
-                name="enforce_analytics_data_tests",
+                "monitoring.analytics_test_results",
             ),
         ]
     )

@@ -618,7 +618,7 @@ def run_gold_data_tests(
 ) -> tuple[DataFrame, list[dict[str, Any]]]:
     """Evaluate every gold data test; return the rows for ``monitoring.gold_test_results`` and a summary.
 
-    Never raises on a failing test: the results must be written first. ``enforce_gold_data_tests``
+    Never raises on a failing test: the results must be written first. ``enforce_data_tests``
     (the next node) fails the run.
     """
     return _run_data_tests("gold", config, tables)
@@ -643,10 +643,5 @@ def _run_data_tests(
 
 
 def enforce_data_tests(results: list[dict[str, Any]]) -> None:
-    """Fail the run, naming each error-level test and its failing count, if any failed."""
-    data_tests.raise_on_blocking_failures(results)
-
-
-def enforce_gold_data_tests(results: list[dict[str, Any]]) -> None:
     """Fail the run, naming each error-level test and its failing count, if any failed."""
     data_tests.raise_on_blocking_failures(results)

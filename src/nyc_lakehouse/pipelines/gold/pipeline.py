@@ -1,6 +1,9 @@
 """Wiring of the ``gold`` pipeline (nodes live in nodes.py, table docs in tables.py)."""
 
-from kedro.pipeline import Pipeline, node
+from collections.abc import Callable
+from typing import Any
+
+from kedro.pipeline import Node, Pipeline, node
 
 from nyc_lakehouse.pipelines.gold import nodes
 from nyc_lakehouse.pipelines.gold.tables import TABLES
@@ -84,22 +87,26 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             name="build_kpi_911_overview",
         ),
     ]
-    tested_tables = {
-        name: f"gold.{name}" for name, spec in TABLES.items() if spec.pipeline == "gold"
-    }
-    quality = [
-        # Results are saved by this node before the next one can fail the run.
-        node(
-            nodes.run_gold_data_tests,
-            {"config": "params:gold.data_tests", **tested_tables},
-            ["monitoring.gold_test_results", "gold_data_test_summary"],
-            name="run_gold_data_tests",
-        ),
-        node(
-            nodes.enforce_gold_data_tests,
-            "gold_data_test_summary",
-            None,
-            name="enforce_gold_data_tests",
-        ),
-    ]
+    quality = data_test_nodes("gold", nodes.run_gold_data_tests, "monitoring.gold_test_results")
     return Pipeline(star_schema + aggregates + nyc911 + quality)
+
+
+def data_test_nodes(
+    pipeline: str, run_tests: Callable[..., Any], results_dataset: str
+) -> list[Node]:
+    """Run the data tests of ``pipeline``'s tables, then enforce them.
+
+    The results are saved by the first node before the second can fail the run, so a failing
+    run still leaves its results in ``results_dataset``.
+    """
+    tables = {name: f"gold.{name}" for name, spec in TABLES.items() if spec.pipeline == pipeline}
+    summary = f"{pipeline}_data_test_summary"
+    return [
+        node(
+            run_tests,
+            {"config": "params:gold.data_tests", **tables},
+            [results_dataset, summary],
+            name=f"run_{pipeline}_data_tests",
+        ),
+        node(nodes.enforce_data_tests, summary, None, name=f"enforce_{pipeline}_data_tests"),
+    ]
