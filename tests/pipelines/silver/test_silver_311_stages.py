@@ -246,3 +246,44 @@ def test_final_keeps_latest_version_per_key(
     dataset.save(final)
     again = {r["unique_key"]: r["status"] for r in dataset.load().collect()}
     assert again == expected
+
+
+def test_prepared_increment_matches_the_stage_by_stage_path(
+    spark, bronze_311, silver_params, run_context, tmp_path
+):
+    """The pipeline's one-pass increment gives the same silver rows and the same quarantine
+    (typed values as received, not their enriched values) as clean -> check -> enrich."""
+    params = silver_params["nyc311"]
+    records = [
+        good_request(1, incident_address="600 w. 178 st", street_name="w 178 st"),
+        good_request(2, status="Closed", closed_date=None, borough="Unspecified"),
+        good_request(3, status="weird", borough="Unspecified", incident_zip="11101"),
+        # quarantined, with values that enrichment would change in place
+        good_request("not-a-key", status="closed", incident_address="1 main st."),
+        good_request(4, created_date=None, borough="Unspecified", street_name="ocean pkwy"),
+    ]
+    bronze = bronze_311(records)
+    assert set(nodes.NYC311_ENRICHED_IN_PLACE) <= set(nodes.nyc311_base_columns())
+    base = materialize(spark, nodes.clean_311_base(bronze, params), tmp_path / "base")
+    assert base.columns == nodes.nyc311_base_columns()
+    passed, quarantine, records_a = nodes.check_311_quality(base, params, run_context)
+    expected_final = _rows(
+        nodes.finalize_311(nodes.enrich_311(passed, params, run_context), run_context)
+    )
+
+    prepared = materialize(
+        spark, nodes.prepare_311_increment(bronze, params, run_context), tmp_path / "prepared"
+    )
+    passed_b, quarantine_b, records_b = nodes.check_311_increment(prepared, params, run_context)
+    final = _rows(nodes.finalize_311(passed_b, run_context))
+
+    assert final == expected_final and sorted(final) == [1, 2, 3]
+    assert records_b == records_a
+    assert quarantine_b.columns == quarantine.columns
+    by_source = {r["source_unique_key"]: r.asDict() for r in quarantine_b.collect()}
+    assert by_source == {r["source_unique_key"]: r.asDict() for r in quarantine.collect()}
+    assert sorted(by_source) == ["4", "not-a-key"]
+    # as received: not standardized, not normalized
+    assert by_source["not-a-key"]["status"] == "closed"
+    assert by_source["not-a-key"]["incident_address"] == "1 main st."
+    assert by_source["4"]["street_name"] == "ocean pkwy" and by_source["4"]["borough"] is None

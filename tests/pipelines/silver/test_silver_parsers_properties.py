@@ -154,3 +154,49 @@ def test_well_formed_values_parse_to_the_oracle(spark, stamps, numbers, counts):
         assert row["double_sep"] == float(value), row
     for row in rows:
         _assert_value_or_flag(row)
+
+
+def _reference_address(raw: str | None, abbreviations: dict[str, str]) -> str | None:
+    """The documented rule in plain Python: the oracle for ``normalize_address``."""
+    import re
+
+    if raw is None:
+        return None
+    value = re.sub(r"\s+", " ", raw.replace(".", " ").replace(",", " ")).strip().upper()
+    if not value:
+        return None
+    words = value.split(" ")
+    expansions = {k.upper(): v.upper() for k, v in abbreviations.items()}
+    if len(words) > 1 and words[-1] in expansions:
+        words[-1] = expansions[words[-1]]
+    return " ".join(words)
+
+
+address_words = st.sampled_from(
+    ["12", "1750", "st", "ST", "Ave", "av", "BLVD", "nicholas", "Main", "PKWY", "stone", "AVENUE",
+     "west", "E", "ter", "hwy", "expy", "Rd", "dr.", "ln,", "ct", "pl", "STREET", "ST.", "Ave,"]
+)  # fmt: skip
+separators = st.sampled_from([" ", "  ", ".", ", ", "\t", " . "])
+addresses = st.one_of(
+    st.none(),
+    st.tuples(
+        st.lists(address_words, min_size=1, max_size=5),
+        st.lists(separators, min_size=5, max_size=5),
+        separators,
+    ).map(lambda t: t[2] + "".join(w + s for w, s in zip(t[0], t[1], strict=False)).rstrip("\t")),
+    st.sampled_from(["", "   ", ".,", "ST", "AVE", " st ", "ST NICHOLAS AVE", "BROADWAY"]),
+)
+
+
+@SETTINGS
+@given(values=st.lists(addresses, min_size=1, max_size=40))
+def test_normalize_address_matches_the_python_reference(spark, values):
+    from silver_fixtures import load_config
+
+    if "silver" not in _CONFIG:
+        _CONFIG["silver"] = load_config("parameters")["silver"]
+    abbreviations = _CONFIG["silver"]["nyc311"]["address_abbreviations"]
+    rows = _standardize_all(spark, values)
+    assert [row["address"] for row in rows] == [
+        _reference_address(v, abbreviations) for v in values
+    ]

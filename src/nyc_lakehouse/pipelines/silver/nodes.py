@@ -330,18 +330,27 @@ def add_311_flags(base: DataFrame, params: Mapping[str, Any], as_of: Column) -> 
     )
 
 
-def _check_quality(
-    df: DataFrame,
+def apply_rule_registry(df: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+    """``df`` with the failed-rules column of the source's rule registry (``params.rules``)."""
+    return apply_rules(df, rules_from_config(params.get("rules", [])), FAILED_RULES_COLUMN)
+
+
+def _split_checked(
+    checked: DataFrame,
     params: Mapping[str, Any],
     run: Mapping[str, Any],
     table_name: str,
     flag_columns: Sequence[str],
+    quarantine_columns: Sequence[Column] | None = None,
 ) -> tuple[DataFrame, DataFrame, list[dict[str, Any]]]:
-    """Apply the rule registry once: passed rows, quarantined rows, DQ result records."""
+    """Count the rules (one aggregate), enforce them, split passed from quarantined rows.
+
+    ``checked`` already carries the failed-rules column (:func:`apply_rules`).
+    ``quarantine_columns`` (default: every column but the flags) shape the quarantined rows.
+    """
     from pyspark.sql import functions as F
 
     rules = rules_from_config(params.get("rules", []))
-    checked = apply_rules(df, rules, FAILED_RULES_COLUMN)
     report: QualityReport = summarize_rules(checked, rules, table_name, FAILED_RULES_COLUMN)
     logger.info("%s", format_summary(report))
     enforce_rules(
@@ -357,11 +366,13 @@ def _check_quality(
         .withColumnRenamed(FAILED_RULES_COLUMN, "dq_warnings")
         .drop(RUN_AS_OF_COLUMN)
     )
-    quarantine = (
-        checked.filter(quarantined)
-        .drop(*[c for c in internal if c in checked.columns])
-        .withColumn("run_id", F.lit(run["run_id"]))
-        .withColumn("quarantined_at", F.lit(run["started_at"]).cast("timestamp"))
+    failing = checked.filter(quarantined)
+    if quarantine_columns is None:
+        failing = failing.drop(*[c for c in internal if c in checked.columns])
+    else:
+        failing = failing.select(*quarantine_columns, FAILED_RULES_COLUMN)
+    quarantine = failing.withColumn("run_id", F.lit(run["run_id"])).withColumn(
+        "quarantined_at", F.lit(run["started_at"]).cast("timestamp")
     )
     records = results_to_records(report, str(run["run_id"]), run["started_at"])
     return passed, quarantine, records
@@ -397,9 +408,77 @@ def check_311_quality(
     DQ result record per rule. Raises :class:`~nyc_lakehouse.quality.DataQualityError` when a
     ``fail`` rule fails or the quarantined share exceeds ``max_quarantine_share``.
     """
+    checked = flag_and_apply_311_rules(base, params, run)
+    return _split_checked(checked, params, run, NYC311_TABLE, NYC311_FLAGS)
+
+
+def flag_and_apply_311_rules(
+    base: DataFrame, params: Mapping[str, Any], run: Mapping[str, Any]
+) -> DataFrame:
+    """The base rows with the five flags, the run's as-of time and their failed rules."""
     as_of = _as_of_literal(run)
     flagged = add_311_flags(base, params, as_of).withColumn(RUN_AS_OF_COLUMN, as_of)
-    return _check_quality(flagged, params, run, NYC311_TABLE, NYC311_FLAGS)
+    return apply_rule_registry(flagged, params)
+
+
+# Base columns that enrichment replaces with their standardized value; the prepared increment
+# keeps the typed value as ``_typed_<name>`` so the quarantine stores rows as they were received.
+NYC311_ENRICHED_IN_PLACE = ("status", "borough", "closed_date", "incident_address", "street_name")
+TYPED_PREFIX = "_typed_"
+
+
+def nyc311_base_columns() -> list[str]:
+    """The columns of :func:`clean_311_base`'s output, in order."""
+    kept = [f for f in NYC311_FIELDS if f not in NYC311_DROPPED_FIELDS]
+    renamed = ["complaint_type_raw" if f == "complaint_type" else f for f in kept]
+    return [
+        "unique_key",
+        "source_unique_key",
+        *[f for f in renamed if f != "unique_key"],
+        "source_updated_at",
+        "parse_errors",
+        "_socrata_id",
+        "_ingested_at",
+        "_source_file",
+        "_batch_id",
+    ]
+
+
+def prepare_311_increment(
+    bronze: DataFrame, params: Mapping[str, Any], run: Mapping[str, Any]
+) -> DataFrame:
+    """Stages 1-3 in one pass: typed, flagged, checked against the rules and enriched.
+
+    Every row of the increment, quarantined or not, with its ``failed_rules``; the catalog
+    persists it (``silver.nyc311_increment``) and everything after reads it: the rule counts,
+    the quarantine and the merge. One pass over bronze instead of a typed table plus a staged
+    enriched copy (5M rows: 22.5 s -> 15.6 s). Pure column expressions only: a filter here
+    would be pushed into the parse expressions and re-run them (measured: a 2.5 s quarantine
+    write took 157 s).
+    """
+    from pyspark.sql import functions as F
+
+    checked = flag_and_apply_311_rules(clean_311_base(bronze, params), params, run)
+    typed_copies = [F.col(c).alias(f"{TYPED_PREFIX}{c}") for c in NYC311_ENRICHED_IN_PLACE]
+    return enrich_311(checked.select("*", *typed_copies), params, run)
+
+
+def check_311_increment(
+    prepared: DataFrame, params: Mapping[str, Any], run: Mapping[str, Any]
+) -> tuple[DataFrame, DataFrame, list[dict[str, Any]]]:
+    """Stage 2's verdict on the prepared increment: passed (enriched) rows, quarantine, DQ records.
+
+    Same contract as :func:`check_311_quality`: the quarantined rows hold the typed base
+    columns as received (not their enriched values), then ``failed_rules``, ``run_id``,
+    ``quarantined_at``. Raises :class:`~nyc_lakehouse.quality.DataQualityError` like it.
+    """
+    from pyspark.sql import functions as F
+
+    typed = [
+        F.col(f"{TYPED_PREFIX}{c}").alias(c) if c in NYC311_ENRICHED_IN_PLACE else F.col(c)
+        for c in nyc311_base_columns()
+    ]
+    return _split_checked(prepared, params, run, NYC311_TABLE, NYC311_FLAGS, typed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,15 +571,27 @@ def normalize_address(address: Column, abbreviations: Mapping[str, str]) -> Colu
     """Upper case, no ``.``/``,``, single spaces; a street-type abbreviation at the end expanded.
 
     Only the last word is expanded: ``ST NICHOLAS AVE`` -> ``ST NICHOLAS AVENUE`` (a leading
-    ``ST`` is Saint).
+    ``ST`` is Saint; a one-word address is left alone). Addresses are nearly unique, so this
+    runs on every row: the last word is compared in one CASE instead of one regex per
+    abbreviation (two columns at 5M rows: 2.9 s -> 1.6 s; a literal map built per row, as
+    ``_map_lookup`` does, took 14 s).
     """
     from pyspark.sql import functions as F
 
-    value = F.upper(F.trim(F.regexp_replace(F.regexp_replace(address, "[.,]", " "), "\\s+", " ")))
+    spaced = F.regexp_replace(F.translate(address, ".,", "  "), "\\s+", " ")
+    value = F.upper(F.trim(spaced))
     value = F.when(value == F.lit(""), F.lit(None).cast("string")).otherwise(value)
-    for short, full in abbreviations.items():
-        value = F.regexp_replace(value, f" {str(short).upper()}$", f" {str(full).upper()}")
-    return value
+    expansions = {str(short).upper(): str(full).upper() for short, full in abbreviations.items()}
+    if not expansions:
+        return value
+    last_word = F.substring_index(value, " ", -1)
+    stem_length = F.length(value) - F.length(last_word)  # the words before it, with the space
+    expansion = None
+    for short, full in expansions.items():
+        condition = last_word == F.lit(short)
+        expansion = (F.when if expansion is None else expansion.when)(condition, F.lit(full))
+    expanded = F.concat(value.substr(F.lit(1), stem_length), expansion)
+    return F.when(stem_length > 0, F.coalesce(expanded, value)).otherwise(value)
 
 
 def canonical_complaint_type(raw: Column, aliases: Mapping[str, str]) -> Column:
@@ -805,7 +896,7 @@ def check_911_quality(
 ) -> tuple[DataFrame, DataFrame, list[dict[str, Any]]]:
     """Apply the 911 rule registry (e.g. rows with no incident type are quarantined)."""
     flagged = base.withColumn(RUN_AS_OF_COLUMN, _as_of_literal(run))
-    return _check_quality(flagged, params, run, NYC911_TABLE, ())
+    return _split_checked(apply_rule_registry(flagged, params), params, run, NYC911_TABLE, ())
 
 
 def finalize_911(passed: DataFrame, run: Mapping[str, Any]) -> DataFrame:

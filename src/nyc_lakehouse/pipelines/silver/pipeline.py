@@ -6,7 +6,8 @@ from nyc_lakehouse.pipelines.silver import nodes
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    """311: base -> quality -> enrichment -> final; 911: base -> quality -> final; DQ + batch log."""
+    """311: prepared increment (typed, checked, enriched) -> quality verdict -> final;
+    911: base -> quality -> final; DQ results + batch log."""
     run_context = Pipeline(
         [
             node(
@@ -30,14 +31,14 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="select_new_311_batches",
             ),
             node(
-                nodes.clean_311_base,
-                inputs=["nyc311_bronze_increment", "params:silver.nyc311"],
-                outputs="silver.nyc311_increment_base",
-                name="clean_311_base",
+                nodes.prepare_311_increment,
+                inputs=["nyc311_bronze_increment", "params:silver.nyc311", "silver_run"],
+                outputs="silver.nyc311_increment",
+                name="prepare_311_increment",
             ),
             node(
-                nodes.check_311_quality,
-                inputs=["silver.nyc311_increment_base", "params:silver.nyc311", "silver_run"],
+                nodes.check_311_increment,
+                inputs=["silver.nyc311_increment", "params:silver.nyc311", "silver_run"],
                 outputs=["nyc311_silver_checked", "nyc311_quarantined_rows", "nyc311_dq_records"],
                 name="check_311_quality",
             ),
@@ -48,14 +49,8 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="release_311_quarantine",
             ),
             node(
-                nodes.enrich_311,
-                inputs=["nyc311_silver_checked", "params:silver.nyc311", "silver_run"],
-                outputs="nyc311_silver_enriched",
-                name="enrich_311",
-            ),
-            node(
                 nodes.finalize_311,
-                inputs=["nyc311_silver_enriched", "silver_run"],
+                inputs=["nyc311_silver_checked", "silver_run"],
                 outputs="silver.nyc311_service_requests",
                 name="finalize_311",
             ),
