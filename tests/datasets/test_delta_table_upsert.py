@@ -318,3 +318,37 @@ def test_partition_values_with_quotes(spark, upsert_dataset, rows_by_key):
     ds.save(spark.createDataFrame([(1, "it's", "v1", 1), (2, "plain", "v1", 1)], SCHEMA))
     ds.save(spark.createDataFrame([(1, "it's", "v2", 2), (3, "it's", "v1", 1)], SCHEMA))
     assert values(rows_by_key, ds) == {1: ("v2", 2), 2: ("v1", 1), 3: ("v1", 1)}
+
+
+@pytest.mark.parametrize("new_column", [False, True])
+def test_merge_into_a_table_sail_wrote_from_a_delta_read_copies_rows_intact(
+    spark, make_dataset, rows_by_key, lake, new_column
+):
+    """Sail copies ``SPARK::metadata::json`` into a table it writes from a Delta read; delta-rs's
+    own schema evolution then filled the rows a merge only copies with the source's strings."""
+    from pyspark.sql import functions as F
+
+    scratch = make_dataset(table="silver.scratch")
+    scratch.save(spark.createDataFrame([(1, "a", "kept", 5), (2, "a", "old", 1)], SCHEMA))
+    ds = make_dataset(
+        save_args={
+            "mode": "upsert",
+            "keys": ["id"],
+            "sequence_column": "seq",
+            "merge_engine": "delta_rs",
+        }
+    )
+    ds._write(scratch.load(), "overwrite")  # created straight from the Delta read, not staged
+    metadata = [f.metadata for f in DeltaTable(str(lake / "silver" / "events")).schema().fields]
+    assert any("SPARK::metadata::json" in m for m in metadata)  # the condition under test
+
+    batch = spark.createDataFrame([(1, "b", "stale", 3), (2, "b", "new", 2)], SCHEMA)
+    if new_column:
+        batch = batch.withColumn("note", F.lit("n"))
+    ds.save(batch)
+    rows = rows_by_key(ds.load())
+    assert (rows[1]["m"], rows[1]["v"], rows[1]["seq"]) == ("a", "kept", 5)  # copied, intact
+    assert (rows[2]["m"], rows[2]["v"], rows[2]["seq"]) == ("b", "new", 2)
+    if new_column:
+        assert ds.last_save_metrics["added_columns"] == ["note"]
+        assert rows[1]["note"] is None and rows[2]["note"] == "n"

@@ -427,19 +427,29 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
                     self._address.name,
                 )
                 return self._upsert_sql(batch, keys, sequence)
-            table = self._delta_rs_table()
             reader = _merge_source(pads.dataset(stagings[-1], format="parquet"))
+            added = (
+                _add_new_columns(self._delta_rs_table(), reader.schema)
+                if self._merge_schema
+                else []
+            )
+            table = self._delta_rs_table()
             merger = table.merge(
                 reader,
                 predicate=merge_condition(keys, partition_filter),
                 source_alias="source",
                 target_alias="target",
-                merge_schema=self._merge_schema,
+                # Never delta-rs's own schema evolution: see _add_new_columns.
+                merge_schema=False,
             )
             merger = merger.when_matched_update_all(predicate=sequence_condition(sequence))
             metrics = merger.when_not_matched_insert_all().execute()
             metrics.update(
-                mode="upsert", engine="delta_rs", created=False, partition_filter=partition_filter
+                mode="upsert",
+                engine="delta_rs",
+                created=False,
+                partition_filter=partition_filter,
+                added_columns=added,
             )
             return metrics
         finally:
@@ -641,6 +651,28 @@ def _latest_per_key(
         .filter(F.col(rank_col) == 1)
         .drop(rank_col)
     )
+
+
+def _add_new_columns(table: Any, source_schema: Any) -> list[str]:
+    """Add the merge source's new columns to the target first; return their names.
+
+    delta-rs 1.6 ``merge(merge_schema=True)`` compares field metadata too: when the target's
+    fields carry Sail's ``SPARK::metadata::json`` (Sail copies it into a table it writes from a
+    Delta read) and the source's do not, it rewrites the schema and fills the string columns of
+    the target rows it only *copies* with the source's values: silent corruption (caught by
+    the silver export test: an unchanged row took the new batch's ``_batch_id``). Adding the
+    new columns explicitly and merging without evolution keeps both behaviours right.
+    """
+    import pyarrow as pa
+    from deltalake import Schema
+
+    existing = {field.name for field in table.schema().fields}
+    new_fields = [field for field in source_schema if field.name not in existing]
+    if new_fields:
+        # nullable: the rows already in the table have no value for them
+        nullable = pa.schema([field.with_nullable(True) for field in new_fields])
+        table.alter.add_columns(list(Schema.from_arrow(nullable).fields))
+    return [field.name for field in new_fields]
 
 
 def _relax_not_null(table: Any) -> bool:
