@@ -3,6 +3,8 @@ path, run here on Sail), with the same expectations for both."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
@@ -352,3 +354,82 @@ def test_merge_into_a_table_sail_wrote_from_a_delta_read_copies_rows_intact(
     if new_column:
         assert ds.last_save_metrics["added_columns"] == ["note"]
         assert rows[1]["note"] is None and rows[2]["note"] == "n"
+
+
+def test_unstaged_source_from_a_persisted_table(spark, make_dataset, rows_by_key):
+    """``stage_source: false``: the batch is a scan of another table; first load (with a
+    duplicated key) and a later merge (an update, a stale version, an insert) as when staged."""
+    scratch = make_dataset(table="silver.scratch")
+    ds = make_dataset(
+        save_args={
+            "mode": "upsert",
+            "keys": ["id"],
+            "sequence_column": "seq",
+            "partition_by": ["m"],
+            "stage_source": False,
+        }
+    )
+    scratch.save(
+        spark.createDataFrame([(1, "a", "v1", 1), (1, "a", "v2", 2), (2, "b", "v1", 1)], SCHEMA)
+    )
+    ds.save(scratch.load())
+    assert ds.last_save_metrics["created"] is True
+    assert ds.last_save_metrics["num_source_rows"] == 2
+    scratch.save(
+        spark.createDataFrame([(1, "a", "stale", 1), (2, "b", "v2", 2), (3, "c", "v1", 1)], SCHEMA)
+    )
+    ds.save(scratch.load())
+    assert ds.last_save_metrics["engine"] == "delta_rs"
+    assert values(rows_by_key, ds) == {1: ("v2", 2), 2: ("v2", 2), 3: ("v1", 1)}
+    scratch.save(spark.createDataFrame([], SCHEMA))
+    ds.save(scratch.load())  # an empty increment changes nothing
+    assert values(rows_by_key, ds) == {1: ("v2", 2), 2: ("v2", 2), 3: ("v1", 1)}
+
+
+def test_partitioned_first_load_reads_back_exactly_and_merges(spark, make_dataset):
+    """A partitioned first load: same rows, same types, exact timestamps (a literal tagged
+    with the session zone included), then a delta-rs merge into it."""
+    from pyspark.sql import functions as F
+
+    ds = make_dataset(
+        save_args={
+            "mode": "upsert",
+            "keys": ["id"],
+            "sequence_column": "seq",
+            "partition_by": ["m"],
+        }
+    )
+    first = spark.sql(
+        "select * from values "
+        "(1L, '2024-01', 1L, timestamp'2024-03-10 03:00:00.123456', timestamp_ntz'2024-03-10 02:30:00', date'2024-01-31'), "
+        "(2L, '2024-02', 1L, timestamp'2024-11-03 01:30:00', timestamp_ntz'1999-12-31 23:59:59.999999', date'2024-02-29') "
+        "as t(id, m, seq, at, local_ts, day)"
+    ).withColumn("stamped", F.lit(datetime(2024, 5, 1, 12, 0, tzinfo=UTC)).cast("timestamp"))
+    expected = _exact(first)
+    ds.save(first)
+    assert ds.last_save_metrics["created"] is True
+    loaded = ds.load()
+    assert dict(loaded.dtypes) == dict(first.dtypes)
+    assert _exact(loaded) == expected
+    assert sorted(_file_set(ds.address.path)) == ["2024-01", "2024-02"]
+    ds.save(
+        first.filter("id = 2")
+        .withColumn("seq", F.lit(2).cast("long"))
+        .withColumn("at", F.lit(datetime(2025, 1, 1, tzinfo=UTC)).cast("timestamp"))
+    )
+    assert ds.last_save_metrics["engine"] == "delta_rs"
+    after = _exact(ds.load())
+    assert after[1] == expected[1] and after[2][0] == 2
+
+
+def _exact(df) -> dict:
+    """id -> (seq, instants in microseconds, zone-less and date values as text)."""
+    rows = df.selectExpr(
+        "id",
+        "seq",
+        "unix_micros(at) at",
+        "cast(local_ts as string) local_ts",
+        "cast(day as string) day",
+        "unix_micros(stamped) stamped",
+    ).collect()
+    return {r["id"]: (r["seq"], r["at"], r["local_ts"], r["day"], r["stamped"]) for r in rows}
