@@ -332,14 +332,7 @@ def test_merge_into_a_table_sail_wrote_from_a_delta_read_copies_rows_intact(
 
     scratch = make_dataset(table="silver.scratch")
     scratch.save(spark.createDataFrame([(1, "a", "kept", 5), (2, "a", "old", 1)], SCHEMA))
-    ds = make_dataset(
-        save_args={
-            "mode": "upsert",
-            "keys": ["id"],
-            "sequence_column": "seq",
-            "merge_engine": "delta_rs",
-        }
-    )
+    ds = make_dataset(save_args=_latest_wins(merge_engine="delta_rs"))
     ds._write(scratch.load(), "overwrite")  # created straight from the Delta read, not staged
     metadata = [f.metadata for f in DeltaTable(str(lake / "silver" / "events")).schema().fields]
     assert any("SPARK::metadata::json" in m for m in metadata)  # the condition under test
@@ -360,15 +353,7 @@ def test_unstaged_source_from_a_persisted_table(spark, make_dataset, rows_by_key
     """``stage_source: false``: the batch is a scan of another table; first load (with a
     duplicated key) and a later merge (an update, a stale version, an insert) as when staged."""
     scratch = make_dataset(table="silver.scratch")
-    ds = make_dataset(
-        save_args={
-            "mode": "upsert",
-            "keys": ["id"],
-            "sequence_column": "seq",
-            "partition_by": ["m"],
-            "stage_source": False,
-        }
-    )
+    ds = make_dataset(save_args=_latest_wins(partition_by=["m"], stage_source=False))
     scratch.save(
         spark.createDataFrame([(1, "a", "v1", 1), (1, "a", "v2", 2), (2, "b", "v1", 1)], SCHEMA)
     )
@@ -391,14 +376,7 @@ def test_partitioned_first_load_reads_back_exactly_and_merges(spark, make_datase
     with the session zone included), then a delta-rs merge into it."""
     from pyspark.sql import functions as F
 
-    ds = make_dataset(
-        save_args={
-            "mode": "upsert",
-            "keys": ["id"],
-            "sequence_column": "seq",
-            "partition_by": ["m"],
-        }
-    )
+    ds = make_dataset(save_args=_latest_wins(partition_by=["m"]))
     first = spark.sql(
         "select * from values "
         "(1L, '2024-01', 1L, timestamp'2024-03-10 03:00:00.123456', timestamp_ntz'2024-03-10 02:30:00', date'2024-01-31'), "
@@ -420,6 +398,11 @@ def test_partitioned_first_load_reads_back_exactly_and_merges(spark, make_datase
     assert ds.last_save_metrics["engine"] == "delta_rs"
     after = _exact(ds.load())
     assert after[1] == expected[1] and after[2][0] == 2
+
+
+def _latest_wins(**extra) -> dict:
+    """Upsert save_args keyed on ``id`` with ``seq`` as the version order."""
+    return {"mode": "upsert", "keys": ["id"], "sequence_column": "seq", **extra}
 
 
 def _exact(df) -> dict:
