@@ -61,6 +61,10 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert 0 < new_rows <= increment["rows"] - increment["updates"]
     assert all(stage["seconds"] > 0 and stage["peak_rss_mb"] > 100 for stage in stages.values())
     assert size["derived"]["landing_to_silver_rows_per_s"] > 0
+    assert (
+        size["derived"]["landing_zone_to_silver_rows_per_s"]
+        > size["derived"]["landing_to_silver_rows_per_s"]
+    )
     (forecast,) = results["forecasting"]
     assert forecast["series"] == 2 and forecast["seconds"] > 0
     table = (results_dir / "latest.md").read_text()
