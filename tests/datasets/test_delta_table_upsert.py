@@ -416,3 +416,66 @@ def _exact(df) -> dict:
         "unix_micros(stamped) stamped",
     ).collect()
     return {r["id"]: (r["seq"], r["at"], r["local_ts"], r["day"], r["stamped"]) for r in rows}
+
+
+def test_source_with_row_identity_is_ranked_on_narrow_columns(spark, make_dataset, rows_by_key):
+    """A persisted source that carries ``with_row_identity`` (silver 311's prepared increment):
+    latest wins, exact duplicates collapse to one row, content ties pick the same row whatever
+    the row order, and the identity columns never reach the table (first load and merge)."""
+    from nyc_lakehouse.datasets.delta_table import ROW_IDENTITY_COLUMNS, with_row_identity
+
+    batch = [
+        (1, "a", "v1", 1),
+        (1, "a", "v2", 2),
+        (2, "b", "same", 1),
+        (2, "b", "same", 1),
+        (3, "c", "x", 7),
+        (3, "c", "y", 7),
+        (3, "c", "z", 7),
+        (4, "d", "only", 1),
+    ]
+    picks = set()
+    for attempt, rows in enumerate([batch, list(reversed(batch))]):
+        scratch = make_dataset(table=f"silver.prepared{attempt}")
+        scratch.save(with_row_identity(spark.createDataFrame(rows, SCHEMA)))
+        ds = make_dataset(
+            table=f"silver.identified{attempt}",
+            save_args=_latest_wins(partition_by=["m"], stage_source=False),
+        )
+        ds.save(scratch.load())
+        assert ds.last_save_metrics["num_source_rows"] == 4
+        assert not set(ROW_IDENTITY_COLUMNS) & set(ds.load().columns)
+        got = values(rows_by_key, ds)
+        assert {k: got[k] for k in (1, 2, 4)} == {1: ("v2", 2), 2: ("same", 1), 4: ("only", 1)}
+        picks.add(got[3])
+        # a merge from an identified source: an update, a stale version, exact duplicate inserts
+        scratch.save(
+            with_row_identity(
+                spark.createDataFrame(
+                    [(1, "a", "v3", 3), (4, "d", "stale", 0), (5, "e", "n", 1), (5, "e", "n", 1)],
+                    SCHEMA,
+                )
+            )
+        )
+        ds.save(scratch.load())
+        assert ds.last_save_metrics["engine"] == "delta_rs"
+        assert not set(ROW_IDENTITY_COLUMNS) & set(ds.load().columns)
+        got = values(rows_by_key, ds)
+        assert {k: got[k] for k in (1, 2, 4, 5)} == {
+            1: ("v3", 3),
+            2: ("same", 1),
+            4: ("only", 1),
+            5: ("n", 1),
+        }
+    assert len(picks) == 1
+
+
+def test_unstaged_source_without_identity_is_staged_with_one(spark, make_dataset, rows_by_key):
+    """``stage_source: false`` on a source without row identity still deduplicates: the dataset
+    stages it (adding the identity) rather than guess which rows are copies."""
+    ds = make_dataset(save_args=_latest_wins(stage_source=False))
+    rows = [(1, "a", "x", 7), (1, "a", "x", 7), (2, "a", "v1", 1), (2, "a", "v2", 2)]
+    ds.save(spark.createDataFrame(rows, SCHEMA))
+    assert ds.last_save_metrics["num_source_rows"] == 2
+    assert values(rows_by_key, ds) == {1: ("x", 7), 2: ("v2", 2)}
+    assert "_row_id" not in ds.load().columns

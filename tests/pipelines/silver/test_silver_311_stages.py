@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from silver_fixtures import good_request, materialize
 
+from nyc_lakehouse.datasets.delta_table import ROW_IDENTITY_COLUMNS
 from nyc_lakehouse.pipelines.silver import nodes
 
 
@@ -275,7 +276,10 @@ def test_prepared_increment_matches_the_stage_by_stage_path(
         spark, nodes.prepare_311_increment(bronze, params, run_context), tmp_path / "prepared"
     )
     passed_b, quarantine_b, records_b = nodes.check_311_increment(prepared, params, run_context)
-    final = _rows(nodes.finalize_311(passed_b, run_context))
+    finalized = nodes.finalize_311(passed_b, run_context)
+    # the row identity rides along to the upsert (which drops it), after the contract columns
+    assert finalized.columns == [*nodes.NYC311_SILVER_COLUMNS, *ROW_IDENTITY_COLUMNS]
+    final = _rows(finalized.drop(*ROW_IDENTITY_COLUMNS))
 
     assert final == expected_final and sorted(final) == [1, 2, 3]
     assert records_b == records_a
