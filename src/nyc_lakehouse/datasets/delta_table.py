@@ -401,7 +401,8 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
         # deduplication re-reads only its key columns, and a first load or a replay goes
         # straight to one write (5M silver rows: one 5 s copy less); a merge still stages the
         # batch it hands to delta-rs.
-        stagings: list[str] = []
+        stagings: list[str] = []  # removed at the end
+        source_dir: str | None = None  # the Parquet copy delta-rs merges from
         try:
             ranks = sequence is not None
             identified = all(c in data.columns for c in ROW_IDENTITY_COLUMNS)
@@ -412,26 +413,31 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
             if self._save_args.get("stage_source", True) or (ranks and not identified):
                 if ranks and not identified:
                     data = with_row_identity(data)
-                stagings.append(tempfile.mkdtemp(prefix="nyc-delta-upsert-"))
-                data.write.mode("overwrite").parquet(stagings[0])
+                source_dir = tempfile.mkdtemp(prefix="nyc-delta-upsert-")
+                stagings.append(source_dir)
+                data.write.mode("overwrite").parquet(source_dir)
                 # An empty batch leaves no Parquet file behind (no schema to read back).
-                if any(name.endswith(".parquet") for name in os.listdir(stagings[0])):
-                    staged = spark.read.parquet(stagings[0])
+                if any(name.endswith(".parquet") for name in os.listdir(source_dir)):
+                    staged = spark.read.parquet(source_dir)
             received = self._check_batch(staged, keys, sequence)
             batch, repeats = staged, 0
             if received and ranks:
-                batch, repeats = _latest_per_key_staged(staged, keys, sequence, tiebreaks)
+                stagings.append(tempfile.mkdtemp(prefix="nyc-delta-upsert-losers-"))
+                batch, repeats = _latest_per_key_staged(
+                    staged, keys, sequence, tiebreaks, scratch=stagings[-1]
+                )
             batch = batch.drop(*ROW_IDENTITY_COLUMNS)
             rows = received - repeats
             if self._replace_on_upsert or not self._exists():
                 return self._create_or_replace(batch, rows)
             if rows == 0:
                 return {"mode": "upsert", "created": False, "num_source_rows": 0}
-            if repeats or not stagings:
+            if repeats or source_dir is None:
                 # delta-rs reads the merge source from disk: stage the (deduplicated) batch
-                stagings.append(tempfile.mkdtemp(prefix="nyc-delta-upsert-"))
-                batch.write.mode("overwrite").parquet(stagings[-1])
-                batch = spark.read.parquet(stagings[-1])
+                source_dir = tempfile.mkdtemp(prefix="nyc-delta-upsert-")
+                stagings.append(source_dir)
+                batch.write.mode("overwrite").parquet(source_dir)
+                batch = spark.read.parquet(source_dir)
             values = _distinct_values(batch, self._partition_by) if self._partition_by else []
             partition_filter = (
                 partition_predicate(self._partition_by, values, "target", dialect="datafusion")
@@ -447,7 +453,7 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
                 )
                 return self._upsert_sql(batch, keys, sequence)
             reader = _merge_source(
-                pads.dataset(stagings[-1], format="parquet"), drop=ROW_IDENTITY_COLUMNS
+                pads.dataset(source_dir, format="parquet"), drop=ROW_IDENTITY_COLUMNS
             )
             added = (
                 _add_new_columns(self._delta_rs_table(), reader.schema)
@@ -636,7 +642,11 @@ def with_row_identity(data: DataFrame) -> DataFrame:
 
 
 def _latest_per_key_staged(
-    staged: DataFrame, keys: Sequence[str], sequence: str, tiebreaks: Sequence[str] = ()
+    staged: DataFrame,
+    keys: Sequence[str],
+    sequence: str,
+    tiebreaks: Sequence[str] = (),
+    scratch: str | None = None,
 ) -> tuple[DataFrame, int]:
     """:func:`_latest_per_key` for a stored batch with :func:`with_row_identity` columns.
 
@@ -646,6 +656,10 @@ def _latest_per_key_staged(
     window over the whole batch sorted every wide row (1M rows: 5.5 s); ranking the repeated
     keys' wide rows and joining them back read the batch twice (5M rows: 15-18 s for the whole
     save, against 11 s this way).
+
+    With a ``scratch`` folder the losing row ids are written there as a Delta table first: Sail
+    ignores broadcast hints, but its planner collects a join side the Delta log says is small
+    instead of shuffling the wide batch against it (5M rows: 9.5 s against 11-12 s).
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -673,6 +687,12 @@ def _latest_per_key_staged(
         .where(F.col(rank) > 1)
         .select(ROW_ID_COLUMN, F.lit(True).alias(_LOSES))
     )
+    if scratch is not None:
+        losers.write.format("delta").mode("overwrite").save(scratch)
+        # The (always true) filter is only a size hint: the planner estimates a filtered scan
+        # at a fraction of the logged row count, so up to a few hundred thousand losing rows
+        # are still collected rather than shuffled against. Above that it shuffles (slower).
+        losers = staged.sparkSession.read.format("delta").load(scratch).where(F.col(_LOSES))
     kept = losers.join(staged, ROW_ID_COLUMN, "right").where(F.col(_LOSES).isNull())
     return kept.select(*staged.columns), int(stats["repeats"])
 
