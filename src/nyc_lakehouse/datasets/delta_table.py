@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -55,6 +56,7 @@ _SAVE_ARG_KEYS = {
     "overwrite_schema",
     "merge_engine",
     "stage_source",
+    "create_via_parquet",
     "options",
 }
 
@@ -89,7 +91,9 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
             (``auto``: delta-rs on the local engine, SQL ``MERGE`` otherwise), ``stage_source``
             (default true: a delta-rs upsert first copies the incoming DataFrame to local Parquet
             so that its plan runs once; false when the DataFrame is already a cheap scan of a
-            persisted table), ``options`` (extra Spark writer options).
+            persisted table), ``create_via_parquet`` (default false: an upsert that creates a
+            partitioned table on the local engine writes it as Parquet and commits it with
+            delta-rs, see :meth:`_create_via_parquet`), ``options`` (extra Spark writer options).
         storage_options: Object store options for delta-rs (``s3://`` roots on the local engine).
         credentials: Merged into ``storage_options`` (Kedro credentials).
         metadata: Free-form metadata (kedro-viz ``layer``, ``preview_args``...).
@@ -429,7 +433,7 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
             batch = batch.drop(*ROW_IDENTITY_COLUMNS)
             rows = received - repeats
             if self._replace_on_upsert or not self._exists():
-                return self._create_or_replace(batch, rows)
+                return self._create_or_replace(batch, rows, partition_values_from=staged)
             if rows == 0:
                 return {"mode": "upsert", "created": False, "num_source_rows": 0}
             if repeats or source_dir is None:
@@ -483,16 +487,78 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
             for staging in stagings:
                 shutil.rmtree(staging, ignore_errors=True)
 
-    def _create_or_replace(self, batch: DataFrame, rows: int) -> dict:
+    def _create_or_replace(
+        self, batch: DataFrame, rows: int, partition_values_from: DataFrame | None = None
+    ) -> dict:
         """An upsert with nothing to merge into (or a replay): one atomic overwrite."""
         created = not self._exists()
+        metrics = {"mode": "upsert", "created": created, "replaced": not created}
+        if created and rows and partition_values_from is not None:
+            if self._create_via_parquet(batch, partition_values_from):
+                return {**metrics, "num_source_rows": rows, "engine": "parquet+delta_rs"}
         self._write(batch, "overwrite")
-        return {
-            "mode": "upsert",
-            "created": created,
-            "replaced": not created,
-            "num_source_rows": rows,
-        }
+        return {**metrics, "num_source_rows": rows}
+
+    def _create_via_parquet(self, batch: DataFrame, partition_values_from: DataFrame) -> bool:
+        """Create a partitioned table from Sail-written Parquet, committed by delta-rs.
+
+        ``save_args.create_via_parquet`` (local engine, local path, new table only). Sail's Delta
+        writer sorts the rows by the partition columns and writes them from one stream; its
+        Parquet writer splits them by partition value and writes in parallel: silver 311's first
+        load at 5M rows (48 months) 8.6-8.9 s against 11-14 s. The files are written next to the
+        table, registered by ``convert_to_deltalake`` (version 0, operation ``CONVERT``) and the
+        folder is renamed into place, so a failure leaves no table behind. Returns False (and
+        the caller writes through Sail) when the shortcut does not apply: partition values that
+        are null or not plain (the Parquet writer does not escape ``/`` or non-ASCII text in
+        folder names), or partition types other than text, integers, dates and booleans.
+        """
+        from deltalake import Field, Schema, convert_to_deltalake
+
+        path = self._address.path
+        if not (
+            self._save_args.get("create_via_parquet")
+            and self._partition_by
+            and engine.is_local_engine()
+            and path is not None
+            and "://" not in path
+        ):
+            return False
+        types = dict(batch.dtypes)
+        if any(types.get(c) not in _HIVE_PARTITION_TYPES for c in self._partition_by):
+            return False
+        values = _distinct_values(partition_values_from, self._partition_by)
+        if not values or not all(
+            v is not None and _PLAIN_PARTITION_VALUE.fullmatch(str(v))
+            for row in values
+            for v in row
+        ):
+            return False
+        target = os.path.abspath(path)
+        if os.path.exists(target) and os.listdir(target):
+            return False  # leftovers of something else: let the engine decide
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        staging = tempfile.mkdtemp(
+            prefix=f".{os.path.basename(target)}-", dir=os.path.dirname(target)
+        )
+        try:
+            batch.write.mode("overwrite").option("compression", "snappy").option(
+                "skip_arrow_metadata", "true"
+            ).partitionBy(*self._partition_by).parquet(staging)
+            partitions = Schema(
+                [Field(c, _HIVE_PARTITION_TYPES[types[c]]) for c in self._partition_by]
+            )
+            convert_to_deltalake(
+                staging,
+                partition_by=partitions,
+                partition_strategy="hive",
+                storage_options=self._storage_options or None,
+            )
+            if os.path.exists(target):
+                os.rmdir(target)
+            os.rename(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return True
 
     def _upsert_sql(self, batch: DataFrame, keys: Sequence[str], sequence: str | None) -> dict:
         rows = self._check_batch(batch, keys, sequence)
@@ -613,6 +679,19 @@ def _distinct_values(data: DataFrame, columns: Sequence[str]) -> list[tuple]:
     rows = data.select(*columns).distinct().collect()
     return [tuple(row[c] for c in columns) for row in rows]
 
+
+# Partition column types a Parquet-created table supports (Spark simple type -> Delta type),
+# and the partition values it accepts (plain text: see _create_via_parquet).
+_HIVE_PARTITION_TYPES = {
+    "string": "string",
+    "int": "integer",
+    "bigint": "long",
+    "smallint": "short",
+    "tinyint": "byte",
+    "date": "date",
+    "boolean": "boolean",
+}
+_PLAIN_PARTITION_VALUE = re.compile(r"[A-Za-z0-9_.:-]+")
 
 # A merge source can carry these (see :func:`with_row_identity`); the upsert drops them.
 ROW_ID_COLUMN = "_row_id"
