@@ -276,6 +276,11 @@ def test_prepared_increment_matches_the_stage_by_stage_path(
         spark, nodes.prepare_311_increment(bronze, params, run_context), tmp_path / "prepared"
     )
     passed_b, quarantine_b, records_b = nodes.check_311_increment(prepared, params, run_context)
+    # the received values are kept for the quarantine only: null on the rows that pass
+    received = [f"{nodes.TYPED_PREFIX}{c}" for c in nodes.NYC311_ENRICHED_IN_PLACE]
+    by_key = {r["unique_key"]: r for r in prepared.collect() if r["unique_key"] in (1, 2, 3)}
+    assert sorted(by_key) == [1, 2, 3]
+    assert all(by_key[k][c] is None for k in by_key for c in [*received, "source_unique_key"])
     finalized = nodes.finalize_311(passed_b, run_context)
     # the row identity rides along to the upsert (which drops it), after the contract columns
     assert finalized.columns == [*nodes.NYC311_SILVER_COLUMNS, *ROW_IDENTITY_COLUMNS]
