@@ -65,6 +65,69 @@ def test_full_verification_catches_a_corrupt_page_the_footer_check_misses(zone, 
     assert nodes.inspect_landing_file(zone, str(path), verify="full")[0] == "unreadable"
 
 
+def _damage_a_page(path) -> None:
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 3
+    data[middle : middle + 64] = b"\xff" * 64  # a data page, the footer intact
+    path.write_bytes(bytes(data))
+
+
+def test_landing_records_each_file_checksum_in_the_manifest(zone, land):
+    from nyc_lakehouse.landing import file_checksum
+
+    batch = land("nyc311", 2020, 1, scale=0.05)
+    recorded = batch.manifest["checksums"]
+    assert sorted(recorded) == sorted(f.rsplit("/", 1)[-1] for f in batch.files)
+    for url in batch.files:
+        assert recorded[url.rsplit("/", 1)[-1]] == file_checksum(zone.fs, url)
+        assert recorded[url.rsplit("/", 1)[-1]].startswith("sha256:")
+    # the committed manifest on disk says the same (bronze reads it from there)
+    (listed,) = [b for b in zone.batches("nyc311") if b.batch_id == batch.batch_id]
+    assert listed.manifest["checksums"] == recorded
+
+
+def test_checksum_verification_rejects_files_that_changed_since_landing(zone, tmp_path):
+    from nyc_lakehouse.landing import file_checksum
+
+    table = _small_table([str(10_000_000 + i) for i in range(5000)])
+    path = tmp_path / "page.parquet"
+    pq.write_table(table, path, compression="zstd", row_group_size=1000)
+    landed = file_checksum(zone.fs, str(path))
+    assert nodes.inspect_landing_file(zone, str(path), "checksum", landed) == ("new", 5000, None)
+
+    # damaged after landing: caught by the checksum, even where the pages still decode
+    _damage_a_page(path)
+    status, rows, error = nodes.inspect_landing_file(zone, str(path), "checksum", landed)
+    assert (status, rows) == ("unreadable", 0)
+    assert "checksum mismatch" in error and "verify=full" in error
+    # these very bytes recorded: trusted as written, only the footer is read (the fast path)
+    damaged = file_checksum(zone.fs, str(path))
+    assert nodes.inspect_landing_file(zone, str(path), "checksum", damaged)[0] == "new"
+
+    # no checksum recorded (landed before checksums): every page is decoded, as with "full"
+    uncompressed = tmp_path / "uncompressed.parquet"
+    pq.write_table(table, uncompressed, compression="none", row_group_size=1000)
+    _damage_a_page(uncompressed)
+    assert nodes.inspect_landing_file(zone, str(uncompressed), "checksum", None)[0] == "unreadable"
+    assert nodes.inspect_landing_file(zone, str(uncompressed), "full", landed)[0] == "unreadable"
+
+    # repaired in place by hand: still not the landed bytes; verify=full accepts it
+    pq.write_table(table, path)
+    assert nodes.inspect_landing_file(zone, str(path), "checksum", landed)[0] == "unreadable"
+    assert nodes.inspect_landing_file(zone, str(path), "full", landed) == ("new", 5000, None)
+
+
+def test_plan_verifies_against_the_manifest_checksums(spark, zone, land):
+    good = land("nyc311", 2020, 1, scale=0.05)
+    damaged = land("nyc311", 2020, 2, scale=0.05)
+    from pathlib import Path
+
+    _damage_a_page(Path(damaged.files[0]))
+    plan = nodes.plan_bronze_load(zone, {}, None, None, {"dataset": "nyc311"})
+    status = {f["batch_id"]: f["status"] for f in plan["files"]}
+    assert status == {good.batch_id: "new", damaged.batch_id: "unreadable"}
+
+
 # ---------------------------------------------------------------------------- plan
 def test_plan_lists_new_files_and_skips_ingested_ones(spark, zone, land):
     first = land("nyc311", 2020, 1, scale=0.05)
