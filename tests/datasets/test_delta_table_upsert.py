@@ -418,11 +418,19 @@ def _exact(df) -> dict:
     return {r["id"]: (r["seq"], r["at"], r["local_ts"], r["day"], r["stamped"]) for r in rows}
 
 
-def test_source_with_row_identity_is_ranked_on_narrow_columns(spark, make_dataset, rows_by_key):
+@pytest.mark.parametrize("losers_collected", [True, False], ids=["anti-join", "outer-join"])
+def test_source_with_row_identity_is_ranked_on_narrow_columns(
+    spark, make_dataset, rows_by_key, monkeypatch, losers_collected
+):
     """A persisted source that carries ``with_row_identity`` (silver 311's prepared increment):
     latest wins, exact duplicates collapse to one row, content ties pick the same row whatever
-    the row order, and the identity columns never reach the table (first load and merge)."""
+    the row order, and the identity columns never reach the table (first load and merge).
+    Both ways of dropping the losing rows: collected (anti join), or too many (outer join)."""
+    from nyc_lakehouse.datasets import delta_table
     from nyc_lakehouse.datasets.delta_table import ROW_IDENTITY_COLUMNS, with_row_identity
+
+    if not losers_collected:
+        monkeypatch.setattr(delta_table, "COLLECTED_LOSERS_MAX", 0)
 
     batch = [
         (1, "a", "v1", 1),

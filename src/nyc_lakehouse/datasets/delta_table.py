@@ -720,6 +720,12 @@ def with_row_identity(data: DataFrame) -> DataFrame:
     )
 
 
+# Losing rows up to which the stored loser ids are collected into one hash table (the planner's
+# limits, 128k rows / 1 MB, applied to the estimate of an always-true filter: about 20% of the
+# logged rows), with a margin.
+COLLECTED_LOSERS_MAX = 400_000
+
+
 def _latest_per_key_staged(
     staged: DataFrame,
     keys: Sequence[str],
@@ -766,14 +772,25 @@ def _latest_per_key_staged(
         .where(F.col(rank) > 1)
         .select(ROW_ID_COLUMN, F.lit(True).alias(_LOSES))
     )
+    repeats = int(stats["repeats"])
     if scratch is not None:
         losers.write.format("delta").mode("overwrite").save(scratch)
         # The (always true) filter is only a size hint: the planner estimates a filtered scan
         # at a fraction of the logged row count, so up to a few hundred thousand losing rows
         # are still collected rather than shuffled against. Above that it shuffles (slower).
         losers = staged.sparkSession.read.format("delta").load(scratch).where(F.col(_LOSES))
+        if repeats <= COLLECTED_LOSERS_MAX:
+            # Collected, the losing ids become the hash table whichever side they are on, and
+            # an anti join passes the kept rows straight through; the outer join below copies
+            # every wide row before its null filter (5M rows, the first-load save: 7.6-8.9 s
+            # against 6.1-6.5 s this way).
+            kept = staged.join(losers.select(ROW_ID_COLUMN), ROW_ID_COLUMN, "left_anti")
+            return kept.select(*staged.columns), repeats
+    # Too many to collect (or not stored): shuffled, the side on the left builds the hash table,
+    # and without statistics for the batch (Parquet scans have none here) that must be the
+    # losers' side, whatever the join type allows.
     kept = losers.join(staged, ROW_ID_COLUMN, "right").where(F.col(_LOSES).isNull())
-    return kept.select(*staged.columns), int(stats["repeats"])
+    return kept.select(*staged.columns), repeats
 
 
 def _latest_per_key(
