@@ -535,3 +535,23 @@ def test_create_via_parquet_falls_back_for_values_it_cannot_name(
         1: partition_value,
         2: "plain",
     }
+
+
+def test_create_via_parquet_bounds_row_groups(spark, make_dataset, monkeypatch):
+    """A first load through ``create_via_parquet`` writes row groups of at most
+    FIRST_LOAD_ROW_GROUP_ROWS rows (the writer holds every partition's open group in memory)."""
+    import glob
+
+    import pyarrow.parquet as pq
+
+    from nyc_lakehouse.datasets import delta_table
+
+    monkeypatch.setattr(delta_table, "FIRST_LOAD_ROW_GROUP_ROWS", 4)
+    ds = make_dataset(save_args=_latest_wins(partition_by=["m"], create_via_parquet=True))
+    ds.save(spark.createDataFrame([(i, "a", "x", 1) for i in range(10)], SCHEMA))
+    assert ds.last_save_metrics["engine"] == "parquet+delta_rs"
+    files = glob.glob(f"{ds.address.path}/m=a/*.parquet")
+    groups = [pq.ParquetFile(f).metadata.row_group(g).num_rows for f in files
+              for g in range(pq.ParquetFile(f).metadata.num_row_groups)]  # fmt: skip
+    assert sum(groups) == 10 and max(groups) <= 4
+    assert ds.load().count() == 10

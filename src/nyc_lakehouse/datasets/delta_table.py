@@ -541,9 +541,10 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
             prefix=f".{os.path.basename(target)}-", dir=os.path.dirname(target)
         )
         try:
-            batch.write.mode("overwrite").option("compression", "snappy").option(
-                "skip_arrow_metadata", "true"
-            ).partitionBy(*self._partition_by).parquet(staging)
+            writer = batch.write.mode("overwrite").option("compression", "snappy")
+            writer = writer.option("skip_arrow_metadata", "true")
+            writer = writer.option("max_row_group_size", str(FIRST_LOAD_ROW_GROUP_ROWS))
+            writer.partitionBy(*self._partition_by).parquet(staging)
             partitions = Schema(
                 [Field(c, _HIVE_PARTITION_TYPES[types[c]]) for c in self._partition_by]
             )
@@ -719,6 +720,12 @@ def with_row_identity(data: DataFrame) -> DataFrame:
         ROW_ID_COLUMN, F.monotonically_increasing_id()
     )
 
+
+# Rows per Parquet row group of a first load written through create_via_parquet. The writer
+# keeps every partition's open row group in memory, and with the default (1M rows) a month's
+# whole file waited there: silver 311 at 5M rows peaked at 3.8 GB and the save took 9.8 s;
+# with 32k rows, 2.5-2.7 GB and 8.5-8.6 s (gold reading the table: no slower).
+FIRST_LOAD_ROW_GROUP_ROWS = 32_768
 
 # Losing rows up to which the stored loser ids are collected into one hash table (the planner's
 # limits, 128k rows / 1 MB, applied to the estimate of an always-true filter: about 20% of the
