@@ -8,7 +8,11 @@ Delta), each in its own process so that its wall time and peak memory are its ow
 * ``io_floor``: read the landing Parquet and write it to Delta, no transforms (the floor);
 * ``bronze``, ``silver``, ``gold``: the pipelines of the same names;
 * ``duckdb_core`` and ``sail_core``: one SQL silver transform (casts, trims, five flags, dedup by
-  key, Delta write), the same text run through DuckDB and through Sail, for an engine comparison;
+  key, Delta write) on the 11 columns it needs, the same text run through DuckDB and through Sail,
+  for an engine comparison;
+* ``duckdb_wide`` and ``sail_wide``: the same transform over every column silver keeps (each of
+  the 40 fields trimmed, its null placeholders nulled, dates and numbers cast, codes upper-cased),
+  as silver's own output is: the comparison our silver pipeline is measured against;
 * ``silver_increment``: a daily increment (10k rows, a tenth of them updates of existing
   requests) landed, bronzed, then the timed silver run that MERGEs it into the silver table.
 
@@ -49,10 +53,26 @@ SAMPLE_ROWS_AT_SCALE_1 = 319_042
 INCREMENT_ROWS = 10_000
 INCREMENT_UPDATE_SHARE = 0.1
 PIPELINE_STAGES = ("bronze", "silver", "gold")
+ENGINE_STAGES = ("sail_core", "duckdb_core", "sail_wide", "duckdb_wide")
 
+# The five flags and the version rank, over a CTE ``typed``: both comparison transforms end so.
+FLAGGED_SQL = """flagged AS (
+  SELECT *,
+    latitude BETWEEN 40.4774 AND 40.9176 AND longitude BETWEEN -74.2591 AND -73.7000
+      AS has_valid_location,
+    incident_zip IS NOT NULL AND LENGTH(incident_zip) = 5 AND incident_zip BETWEEN '10001' AND '11697'
+      AS has_valid_zip,
+    {resolved} IS NOT NULL AS has_resolution,
+    {closed} IS NOT NULL AND {closed} < {created} AS has_invalid_closed_date,
+    {closed} IS NOT NULL AND {closed} > TIMESTAMP '2026-01-01 00:00:00' AS has_future_closed_date,
+    ROW_NUMBER() OVER (PARTITION BY unique_key ORDER BY updated_at DESC) AS version_rank
+  FROM typed
+)
+"""
 # The engine-comparison transform: the core of silver in one SQL text that Spark SQL (Sail) and
 # DuckDB both accept. ``{source}`` is a table name (Sail view / DuckDB relation).
-CORE_SILVER_SQL = """
+CORE_SILVER_SQL = (
+    """
 WITH typed AS (
   SELECT
     CAST(TRIM(unique_key) AS BIGINT) AS unique_key,
@@ -69,19 +89,76 @@ WITH typed AS (
     _socrata_updated_at AS updated_at
   FROM {source}
 ),
-flagged AS (
-  SELECT *,
-    latitude BETWEEN 40.4774 AND 40.9176 AND longitude BETWEEN -74.2591 AND -73.7000
-      AS has_valid_location,
-    incident_zip IS NOT NULL AND LENGTH(incident_zip) = 5 AND incident_zip BETWEEN '10001' AND '11697'
-      AS has_valid_zip,
-    closed_at IS NOT NULL AS has_resolution,
-    closed_at IS NOT NULL AND closed_at < created_at AS has_invalid_closed_date,
-    closed_at IS NOT NULL AND closed_at > TIMESTAMP '2026-01-01 00:00:00' AS has_future_closed_date,
-    ROW_NUMBER() OVER (PARTITION BY unique_key ORDER BY updated_at DESC) AS version_rank
-  FROM typed
+"""
+    + FLAGGED_SQL.format(resolved="closed_at", closed="closed_at", created="created_at")
+    + "SELECT * EXCLUDE (version_rank) FROM flagged WHERE version_rank = 1\n"
 )
-SELECT * EXCLUDE (version_rank) FROM flagged WHERE version_rank = 1
+WIDE_FLAGS = (
+    "has_valid_location",
+    "has_valid_zip",
+    "has_resolution",
+    "has_invalid_closed_date",
+    "has_future_closed_date",
+)
+
+
+def wide_core_sql(source: str) -> str:
+    """The core transform over every field silver keeps, in SQL that Sail and DuckDB both accept.
+
+    Every field is trimmed and its null placeholders (``parameters_silver.yml``) become null, as
+    in silver's ``clean_311_base``; then keys, dates and coordinates are cast, codes upper-cased,
+    ZIP placeholders nulled; then the five flags and the dedup of :data:`CORE_SILVER_SQL`.
+    """
+    import yaml
+
+    from nyc_lakehouse.pipelines.silver.nodes import (
+        NYC311_DOUBLE_FIELDS,
+        NYC311_DROPPED_FIELDS,
+        NYC311_TIMESTAMP_FIELDS,
+        NYC311_UPPER_FIELDS,
+    )
+    from nyc_lakehouse.sources.schemas import NYC311_FIELDS
+
+    params = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "parameters_silver.yml").read_text())
+    placeholders = sorted(
+        {p.strip().upper() for p in params["silver"]["nyc311"]["null_placeholders"]} | {""}
+    )
+    listed = ", ".join(f"'{p}'" for p in placeholders)
+    fields = [f for f in NYC311_FIELDS if f not in NYC311_DROPPED_FIELDS]
+    cleaned = [
+        f"CASE WHEN UPPER(TRIM({f})) IN ({listed}) THEN NULL ELSE TRIM({f}) END AS {f}"
+        for f in fields
+    ]
+    typed = []
+    for f in fields:
+        if f == "unique_key":
+            expression = f"TRY_CAST({f} AS BIGINT)"
+        elif f in NYC311_TIMESTAMP_FIELDS:
+            expression = f"TRY_CAST(REPLACE({f}, 'T', ' ') AS TIMESTAMP)"
+        elif f in NYC311_DOUBLE_FIELDS:
+            expression = f"TRY_CAST({f} AS DOUBLE)"
+        elif f in NYC311_UPPER_FIELDS:
+            expression = f"UPPER({f})"
+        elif f == "incident_zip":
+            expression = f"CASE WHEN {f} IN ('0', '00000') THEN NULL ELSE SUBSTRING({f}, 1, 5) END"
+        else:
+            expression = f
+        typed.append(f"{expression} AS {f}")
+    separator = ",\n    "
+    return f"""
+WITH cleaned AS (
+  SELECT
+    {separator.join(cleaned)},
+    TRY_CAST(REPLACE(REPLACE(_socrata_updated_at, 'T', ' '), 'Z', '') AS TIMESTAMP) AS updated_at
+  FROM {source}
+),
+typed AS (
+  SELECT
+    {separator.join(typed)},
+    updated_at
+  FROM cleaned
+),
+{FLAGGED_SQL.format(resolved="resolution_description", closed="closed_date", created="created_date")}SELECT {", ".join([*fields, "updated_at", *WIDE_FLAGS])} FROM flagged WHERE version_rank = 1
 """
 
 
@@ -90,12 +167,17 @@ SELECT * EXCLUDE (version_rank) FROM flagged WHERE version_rank = 1
 # --------------------------------------------------------------------------------------------
 
 
-def _spark() -> Any:
+def _spark(time_zone: str | None = None) -> Any:
     import yaml
 
     from nyc_lakehouse import spark as engine
 
     config = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "spark.yml").read_text())
+    if time_zone:
+        config["session_conf"] = {
+            **config.get("session_conf", {}),
+            "spark.sql.session.timeZone": time_zone,
+        }
     engine.configure(engine.settings_from_config({**config, "mode": "sail"}))
     session = engine.get_spark()
     session.range(1).count()  # engine start-up is not part of any stage
@@ -171,36 +253,67 @@ def worker_pipeline(data_root: Path, stage: str) -> dict[str, Any]:
     return {"seconds": seconds, "rows": rows_in}
 
 
-def worker_sail_core(data_root: Path) -> dict[str, Any]:
-    spark = _spark()
-    target = data_root.parent / "sail_core_delta"
+def _output_fingerprint(path: Path) -> dict[str, Any]:
+    """Rows, non-null values per column and true values per flag of a written Delta table.
+
+    Read file by file in small batches, so that it adds little to the stage's peak memory.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(path))
+    names = [field.name for field in table.schema().fields]
+    rows, values, flags = 0, dict.fromkeys(names, 0), dict.fromkeys(WIDE_FLAGS, 0)
+    for uri in table.file_uris():
+        for batch in pq.ParquetFile(uri.removeprefix("file://")).iter_batches(batch_size=65_536):
+            rows += batch.num_rows
+            for name in names:
+                values[name] += batch.num_rows - batch.column(name).null_count
+            for name in flags:
+                flags[name] += pc.sum(batch.column(name)).as_py() or 0
+    return {"rows": rows, "values": values, "flags": flags}
+
+
+def worker_sail_sql(data_root: Path, wide: bool) -> dict[str, Any]:
+    # Timestamps in UTC, as DuckDB's are naive: the same text then has the same meaning (in New
+    # York time a closed date in the repeated hour of a DST change compares differently).
+    spark = _spark(time_zone="UTC")
+    target = data_root.parent / "sail_sql_delta"
     started = time.perf_counter()
     spark.read.parquet(*_landing_files(data_root)).createOrReplaceTempView("landing_311")
-    sql = CORE_SILVER_SQL.format(source="landing_311").replace(" EXCLUDE (version_rank)", "")
-    frame = spark.sql(sql).drop("version_rank")
+    if wide:
+        frame = spark.sql(wide_core_sql("landing_311"))
+    else:
+        sql = CORE_SILVER_SQL.format(source="landing_311").replace(" EXCLUDE (version_rank)", "")
+        frame = spark.sql(sql).drop("version_rank")
     frame.write.format("delta").mode("overwrite").save(str(target))
     seconds = time.perf_counter() - started
-    rows = _delta_rows(target)
+    result = {"seconds": seconds, "rows": _delta_rows(target)}
+    if wide:
+        result["fingerprint"] = _output_fingerprint(target)
     shutil.rmtree(target, ignore_errors=True)
-    return {"seconds": seconds, "rows": rows}
+    return result
 
 
-def worker_duckdb_core(data_root: Path) -> dict[str, Any]:
+def worker_duckdb_sql(data_root: Path, wide: bool) -> dict[str, Any]:
     import duckdb
     from deltalake import write_deltalake
 
     files = _landing_files(data_root)
-    target = data_root.parent / "duckdb_core_delta"
+    target = data_root.parent / "duckdb_sql_delta"
+    sql = wide_core_sql("landing_311") if wide else CORE_SILVER_SQL.format(source="landing_311")
     connection = duckdb.connect()
     started = time.perf_counter()
     relation = connection.read_parquet(files, union_by_name=True)
     connection.register("landing_311", relation)
-    reader = connection.sql(CORE_SILVER_SQL.format(source="landing_311")).fetch_record_batch()
-    write_deltalake(str(target), reader, mode="overwrite")
+    write_deltalake(str(target), connection.sql(sql).to_arrow_reader(), mode="overwrite")
     seconds = time.perf_counter() - started
-    rows = _delta_rows(target)
+    result = {"seconds": seconds, "rows": _delta_rows(target)}
+    if wide:
+        result["fingerprint"] = _output_fingerprint(target)
     shutil.rmtree(target, ignore_errors=True)
-    return {"seconds": seconds, "rows": rows}
+    return result
 
 
 def land_increment(data_root: Path) -> dict[str, int]:
@@ -287,10 +400,10 @@ def _worker(argv: Sequence[str]) -> None:
             result = worker_io_floor(data_root)
         elif stage in PIPELINE_STAGES:
             result = worker_pipeline(data_root, stage)
-        elif stage == "sail_core":
-            result = worker_sail_core(data_root)
-        elif stage == "duckdb_core":
-            result = worker_duckdb_core(data_root)
+        elif stage in ENGINE_STAGES:
+            engine_name, width = stage.split("_")
+            worker = worker_sail_sql if engine_name == "sail" else worker_duckdb_sql
+            result = worker(data_root, wide=width == "wide")
         elif stage == "silver_increment":
             result = worker_silver_increment(data_root)
         else:
@@ -354,7 +467,7 @@ def bench_size(size: int, work: Path, with_duckdb: bool = True) -> dict[str, Any
     stages: dict[str, dict[str, Any]] = {}
     plan = ["landing", "io_floor", "bronze", "silver", "gold"]
     if with_duckdb:
-        plan += ["sail_core", "duckdb_core"]
+        plan += list(ENGINE_STAGES)
     plan.append("silver_increment")
     for stage in plan:
         args = (str(size),) if stage == "landing" else ()
@@ -376,7 +489,7 @@ def derive(size_result: dict[str, Any]) -> dict[str, Any]:
     floor_per_row = floor["seconds"] / floor["rows"]
     derived: dict[str, Any] = {}
     for name, stage in stages.items():
-        if name in ("landing", "bronze", "silver", "gold", "sail_core"):
+        if name in ("landing", "bronze", "silver", "gold", "sail_core", "sail_wide"):
             derived[f"{name}_x_floor"] = round(stage["seconds"] / stage["rows"] / floor_per_row, 2)
     landed = stages["landing"]["rows"]
     to_silver = sum(stages[s]["seconds"] for s in ("landing", "bronze", "silver"))
@@ -391,6 +504,10 @@ def derive(size_result: dict[str, Any]) -> dict[str, Any]:
         duck = stages["duckdb_core"]["seconds"]
         derived["sail_core_vs_duckdb"] = round(stages["sail_core"]["seconds"] / duck, 2)
         derived["silver_pipeline_vs_duckdb_core"] = round(stages["silver"]["seconds"] / duck, 2)
+    if "duckdb_wide" in stages:
+        duck = stages["duckdb_wide"]["seconds"]
+        derived["sail_wide_vs_duckdb"] = round(stages["sail_wide"]["seconds"] / duck, 2)
+        derived["silver_pipeline_vs_duckdb_wide"] = round(stages["silver"]["seconds"] / duck, 2)
     return derived
 
 
@@ -417,8 +534,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [
         "",
         "| 311 rows | landing -> silver rows/s | landing zone -> silver rows/s | peak RSS MB "
-        "| Sail core / DuckDB core | silver pipeline / DuckDB core |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| Sail / DuckDB, core | Sail / DuckDB, wide | silver pipeline / DuckDB wide |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size_result in results["sizes"]:
         d = size_result["derived"]
@@ -426,7 +543,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {size_result['size']:,} | {d['landing_to_silver_rows_per_s']:,} | "
             f"{d['landing_zone_to_silver_rows_per_s']:,} | "
             f"{d['landing_to_silver_peak_rss_mb']:,.0f} | {d.get('sail_core_vs_duckdb', '')} | "
-            f"{d.get('silver_pipeline_vs_duckdb_core', '')} |"
+            f"{d.get('sail_wide_vs_duckdb', '')} | {d.get('silver_pipeline_vs_duckdb_wide', '')} |"
         )
     lines += [
         "",

@@ -46,6 +46,8 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
         "gold",
         "sail_core",
         "duckdb_core",
+        "sail_wide",
+        "duckdb_wide",
         "silver_increment",
     }
     landed = stages["landing"]["rows"]
@@ -55,6 +57,15 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert 0 < stages["gold"]["rows"] <= landed  # silver rows: deduplicated, quarantine out
     # the two engines ran the same SQL on the same rows, so they keep the same requests
     assert stages["sail_core"]["rows"] == stages["duckdb_core"]["rows"] > 0
+    # ... and over every column, the same values: non-null counts per column, true flags
+    sail_wide, duckdb_wide = (
+        stages["sail_wide"]["fingerprint"],
+        stages["duckdb_wide"]["fingerprint"],
+    )
+    assert sail_wide == duckdb_wide
+    assert sail_wide["rows"] == stages["sail_core"]["rows"]
+    assert len(sail_wide["values"]) == 46  # 40 fields, updated_at, five flags
+    assert 0 < sail_wide["flags"]["has_valid_location"] < sail_wide["rows"]
     increment = stages["silver_increment"]
     assert (increment["rows"], increment["updates"]) == (10_000, 1_000)
     new_rows = increment["target_rows_after"] - increment["target_rows"]
@@ -69,5 +80,6 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert forecast["series"] == 2 and forecast["seconds"] > 0
     table = (results_dir / "latest.md").read_text()
     assert "| 15,000 | silver |" in table and "landing -> silver rows/s" in table
+    assert "| 15,000 | duckdb_wide |" in table and "silver pipeline / DuckDB wide" in table
     assert table in completed.stdout
     assert not work_dir.joinpath("rows_15000").exists()  # the work lakehouse is cleaned up
