@@ -297,8 +297,11 @@ def worker_sail_sql(data_root: Path, wide: bool) -> dict[str, Any]:
 
 
 def worker_duckdb_sql(data_root: Path, wide: bool) -> dict[str, Any]:
+    """DuckDB's fastest way to a Delta table that we found: its own parallel Parquet writer,
+    committed by delta-rs (``convert_to_deltalake``), as silver's first load does with Sail.
+    At 5M rows, wide: 16.0-17.6 s, against 20.7-24.8 s through delta-rs's writer."""
     import duckdb
-    from deltalake import write_deltalake
+    from deltalake import convert_to_deltalake
 
     files = _landing_files(data_root)
     target = data_root.parent / "duckdb_sql_delta"
@@ -307,7 +310,10 @@ def worker_duckdb_sql(data_root: Path, wide: bool) -> dict[str, Any]:
     started = time.perf_counter()
     relation = connection.read_parquet(files, union_by_name=True)
     connection.register("landing_311", relation)
-    write_deltalake(str(target), connection.sql(sql).to_arrow_reader(), mode="overwrite")
+    connection.execute(
+        f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION snappy, PER_THREAD_OUTPUT true)"
+    )
+    convert_to_deltalake(str(target))
     seconds = time.perf_counter() - started
     result = {"seconds": seconds, "rows": _delta_rows(target)}
     if wide:
