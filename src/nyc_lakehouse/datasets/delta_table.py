@@ -36,6 +36,11 @@ from nyc_lakehouse.datasets.delta_sql import (
     resolve_address,
     sequence_condition,
 )
+from nyc_lakehouse.datasets.linked_files import (
+    LandingFilesAppend,
+    append_linked_files,
+    linkable_table,
+)
 
 if TYPE_CHECKING:
     from kedro_datasets._typing import TablePreview
@@ -57,6 +62,7 @@ _SAVE_ARG_KEYS = {
     "merge_engine",
     "stage_source",
     "create_via_parquet",
+    "link_files",
     "options",
 }
 
@@ -93,7 +99,10 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
             so that its plan runs once; false when the DataFrame is already a cheap scan of a
             persisted table), ``create_via_parquet`` (default false: an upsert that creates a
             partitioned table on the local engine writes it as Parquet and commits it with
-            delta-rs, see :meth:`_create_via_parquet`), ``options`` (extra Spark writer options).
+            delta-rs, see :meth:`_create_via_parquet`), ``link_files`` (default false: an append
+            of a :class:`~nyc_lakehouse.datasets.linked_files.LandingFilesAppend` commits the
+            landing files themselves on the local engine, see :meth:`_append_linked`),
+            ``options`` (extra Spark writer options).
         storage_options: Object store options for delta-rs (``s3://`` roots on the local engine).
         credentials: Merged into ``storage_options`` (Kedro credentials).
         metadata: Free-form metadata (kedro-viz ``layer``, ``preview_args``...).
@@ -249,9 +258,17 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
     _replace_on_upsert = False
 
     def save(self, data: DataFrame) -> None:
-        data = self._to_spark(data)
         started = time.perf_counter()
         mode = self._mode
+        if isinstance(data, LandingFilesAppend):
+            linked = self._append_linked(data)
+            if linked is not None:
+                linked["seconds"] = round(time.perf_counter() - started, 3)
+                self.last_save_metrics = linked
+                logger.info("Saved Delta table %s (%s): %s", self._address.name, mode, linked)
+                return
+            data = data.frame
+        data = self._to_spark(data)
         if mode == "upsert":
             metrics = self._upsert(data)
         elif mode == "overwrite_partitions":
@@ -263,6 +280,32 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
         metrics["seconds"] = round(time.perf_counter() - started, 3)
         self.last_save_metrics = metrics
         logger.info("Saved Delta table %s (%s): %s", self._address.name, mode, metrics)
+
+    def _append_linked(self, data: LandingFilesAppend) -> dict | None:
+        """Commit whole landing files (``save_args.link_files``); None: append ``data.frame``.
+
+        Local engine and local paths only, mode ``append``, and a table that is new or was
+        created this way (see :mod:`nyc_lakehouse.datasets.linked_files`).
+        """
+        path = self._address.path
+        if not (
+            self._save_args.get("link_files")
+            and self._mode == "append"
+            and engine.is_local_engine()
+            and path is not None
+            and "://" not in path
+            and data.files
+            and all("://" not in f.path for f in data.files)
+        ):
+            return None
+        if not linkable_table(path, self._storage_options):
+            logger.info(
+                "%s was written by Spark (partitioned by %s): appending through Spark",
+                self._address.name,
+                self._delta_rs_table().metadata().partition_columns,
+            )
+            return None
+        return append_linked_files(os.path.abspath(path), data)
 
     def _to_spark(self, data: Any) -> DataFrame:
         if hasattr(data, "write") and hasattr(data, "schema") and hasattr(data, "toArrow"):

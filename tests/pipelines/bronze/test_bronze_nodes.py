@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -185,7 +187,14 @@ def test_read_adds_audit_columns_and_unions_files_with_different_columns(spark, 
         ingest_date="2024-01-02",
     )
     plan = nodes.plan_bronze_load(zone, {}, None, None, PARAMS)
-    data = nodes.read_landing_files(plan, None)
+    appended = nodes.read_landing_files(plan, None)
+    # the files as they are, with their audit values, for a dataset that commits them whole
+    assert [(f.path, f.batch_id, f.ingest_date) for f in appended.files] == [
+        (one.files[0], "b1", "2024-01-01"),
+        (two.files[0], "b2", "2024-01-02"),
+    ]
+    assert appended.ingested_at == datetime.fromisoformat(plan["planned_at"])
+    data = appended.frame
     assert data.columns == [
         "unique_key",
         "created_date",

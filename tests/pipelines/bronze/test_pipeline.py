@@ -37,7 +37,7 @@ def test_pipeline_ingests_both_sources_with_audit_columns(spark, data_root, land
     assert dict(bronze_311.dtypes)["_ingested_at"] == "timestamp"
     assert "week_start_date" in bronze_911.columns
     partitions = DeltaTable(str(data_root / "bronze" / "nyc311_service_requests"))
-    assert partitions.metadata().partition_columns == ["_ingest_date"]
+    assert partitions.metadata().partition_columns == list(nodes.AUDIT_COLUMNS)
 
     per_file = {
         r["_source_file"]: r["count"] for r in bronze_311.groupBy("_source_file").count().collect()

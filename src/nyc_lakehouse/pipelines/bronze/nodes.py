@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 
 from nyc_lakehouse import spark as engine
+from nyc_lakehouse.datasets.linked_files import LandingFilesAppend, LandingFileToLink
 from nyc_lakehouse.landing import LandingZone, file_checksum
 from nyc_lakehouse.sources.schemas import FIELDS_BY_DATASET
 
@@ -254,12 +255,17 @@ def inspect_landing_file(
 
 
 # ------------------------------------------------------------------------------ load
-def read_landing_files(plan: Mapping[str, Any], bronze_table: DataFrame | None) -> DataFrame:
-    """The plan's new files as one DataFrame: landing columns as received + audit columns.
+def read_landing_files(
+    plan: Mapping[str, Any], bronze_table: DataFrame | None
+) -> LandingFilesAppend | DataFrame:
+    """The plan's new files: landing columns as received + audit columns.
 
-    Each file is read on its own and tagged with its path (Spark Connect has no
-    ``input_file_name``). Columns keep the existing table's order; columns the table doesn't
-    have yet come last (Delta adds them by schema evolution); columns a file lacks are null.
+    Returned as a :class:`LandingFilesAppend`: the files with their audit values, which the
+    bronze dataset commits as they are on the local engine (``save_args.link_files``), and the
+    same rows as one DataFrame for any other engine. There, each file is read on its own and
+    tagged with its path (Spark Connect has no ``input_file_name``). Columns keep the existing
+    table's order; columns the table doesn't have yet come last (Delta adds them by schema
+    evolution); columns a file lacks are null. Nothing new: an empty DataFrame.
     """
     from pyspark.sql import functions as F
 
@@ -287,7 +293,9 @@ def read_landing_files(plan: Mapping[str, Any], bronze_table: DataFrame | None) 
         len(new),
         f"{sum(int(f['rows']) for f in new):,}",
     )
-    return _with_plain_schema(data.select(*[_column_or_null(data, c) for c in order]))
+    frame = _with_plain_schema(data.select(*[_column_or_null(data, c) for c in order]))
+    files = tuple(LandingFileToLink(f["source_file"], f["batch_id"], f["ingest_date"]) for f in new)
+    return LandingFilesAppend(frame=frame, files=files, ingested_at=ingested_at)
 
 
 def _with_plain_schema(data: DataFrame) -> DataFrame:
