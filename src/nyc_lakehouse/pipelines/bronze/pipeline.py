@@ -1,7 +1,8 @@
 """Wiring of the ``bronze`` pipeline (nodes live in nodes.py).
 
 Per source (``nyc311``, ``nyc911``): plan (which committed landing files are not in bronze yet)
--> read them with Spark and append to the bronze Delta table; then one node writes the batch
+-> append them to the bronze Delta table (the files themselves on the local engine, see
+datasets/linked_files.py; read with Spark elsewhere); then one node writes the batch
 log for both, after both appends. Each source waits for its ingestion run summary
 (``ingestion.<source>_done``), so ``kedro run`` lands before it ingests.
 """
