@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -153,8 +154,7 @@ def append_linked_files(path: str, append: LandingFilesAppend) -> dict[str, Any]
     linked, copied, rows, actions = [], 0, 0, []
     try:
         for file, metadata in footers:
-            name = f"{uuid.uuid4().hex}-{os.path.basename(file.path)}"
-            relative = f"_ingest_date={file.ingest_date}/{name}"
+            relative = _data_file_name(file)
             target = os.path.join(path, relative)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             try:
@@ -203,6 +203,26 @@ def append_linked_files(path: str, append: LandingFilesAppend) -> dict[str, Any]
         "num_rows": rows,
         "seconds_commit": round(time.perf_counter() - started, 3),
     }
+
+
+def _data_file_name(file: LandingFileToLink) -> str:
+    """Where a linked file goes in the table folder: ``_ingest_date=<date>/<uuid>-<name>``.
+
+    Only plain names are reused (a Delta path is a URI: anything else would need escaping);
+    the partition values in the log, not this path, are what readers use.
+    """
+    base = os.path.basename(file.path)
+    name = (
+        f"{uuid.uuid4().hex}-{base}"
+        if _PLAIN_NAME.fullmatch(base)
+        else f"{uuid.uuid4().hex}.parquet"
+    )
+    if _PLAIN_NAME.fullmatch(file.ingest_date):
+        return f"_ingest_date={file.ingest_date}/{name}"
+    return name
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def _fields(types: Mapping[str, Any]) -> Sequence[Any]:

@@ -212,3 +212,20 @@ def test_partition_values_keep_paths_and_times_exactly(spark, zone, data_root):
     epoch = dataset.load().selectExpr("CAST(_ingested_at AS DOUBLE) AS e").first()["e"]
     assert epoch == pytest.approx(appended.ingested_at.timestamp(), abs=1e-6)
     assert pq.read_table(batch.files[0]).num_rows == 1
+
+
+def test_a_file_name_that_is_not_plain_is_committed_under_a_plain_one(spark, data_root, tmp_path):
+    odd = tmp_path / "export 2024 é#1.parquet"
+    pq.write_table(_strings(unique_key=["1", "2"]), odd)
+    append = linked_files.LandingFilesAppend(
+        frame=spark.createDataFrame([], "unique_key string"),
+        files=(linked_files.LandingFileToLink(str(odd), "b1", "2024-01-01"),),
+        ingested_at=datetime.now(UTC),
+    )
+    dataset = _bronze(data_root, "nyc311_service_requests", True)
+    dataset.save(append)
+    (uri,) = DeltaTable(dataset.address.path).file_uris()
+    assert " " not in uri and "#" not in uri and uri.endswith(".parquet")
+    rows = dataset.load().collect()
+    assert sorted(r["unique_key"] for r in rows) == ["1", "2"]
+    assert {r["_source_file"] for r in rows} == {str(odd)}
