@@ -229,3 +229,17 @@ def test_a_file_name_that_is_not_plain_is_committed_under_a_plain_one(spark, dat
     rows = dataset.load().collect()
     assert sorted(r["unique_key"] for r in rows) == ["1", "2"]
     assert {r["_source_file"] for r in rows} == {str(odd)}
+
+
+def test_off_the_local_engine_bronze_appends_through_spark(spark, zone, data_root, monkeypatch):
+    # Databricks or a remote Spark Connect cluster: the files may not be on this machine, and
+    # the table is written by that engine (partitioned by _ingest_date, as before)
+    from nyc_lakehouse import spark as engine
+
+    zone.write_batch("nyc311", "b1", [_strings(unique_key=["1", "2"])], ingest_date="2024-01-01")
+    monkeypatch.setattr(engine, "is_local_engine", lambda: False)
+    dataset = _bronze(data_root, "nyc311_service_requests", True)
+    _append(zone, dataset)
+    assert "engine" not in dataset.last_save_metrics
+    assert DeltaTable(dataset.address.path).metadata().partition_columns == ["_ingest_date"]
+    assert sorted(r["unique_key"] for r in dataset.load().collect()) == ["1", "2"]
