@@ -6,6 +6,7 @@ category, borough recovery), whatever the values: config values, spellings, null
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from silver_fixtures import load_config
@@ -87,6 +88,20 @@ def test_a_value_missing_from_the_lookup_falls_back_to_the_function(spark):
     assert dict(df.select("k", without_null).collect()) == {
         "a": "X", "b": "b", "c": "c", None: "none", "zzz": "zzz"
     }  # fmt: skip
+
+
+def test_a_value_missing_from_a_complete_lookup_fails_the_job(spark):
+    """The enrichment's lookups hold every value of their input: a new one fails loudly."""
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame([("a",), ("b",), (None,)], "k string")
+    complete = nodes.lookup_values(F.col("k"), {"a": "X", "b": "Y", None: "N"},
+                                   nodes.missing_lookup_value("k"))  # fmt: skip
+    assert dict(df.select("k", complete.alias("v")).collect()) == {"a": "X", "b": "Y", None: "N"}
+    incomplete = nodes.lookup_values(F.col("k"), {"a": "X", None: "N"},
+                                     nodes.missing_lookup_value("k"))  # fmt: skip
+    with pytest.raises(Exception, match="a k value appeared after its distinct values"):
+        df.select(incomplete.alias("v")).collect()
 
 
 def test_a_column_with_too_many_values_is_mapped_row_by_row(spark, monkeypatch):
