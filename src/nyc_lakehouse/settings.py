@@ -4,7 +4,7 @@ import os
 
 from kedro.config import OmegaConfigLoader
 
-from nyc_lakehouse.hooks import MlflowSessionHooks, SparkHooks
+from nyc_lakehouse.hooks import MlflowSessionHooks, SparkHooks, mlflow_hook
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -12,7 +12,9 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
 
-HOOKS = (SparkHooks(), MlflowSessionHooks())
+# kedro-mlflow's hook comes from the project, not its plugin entry point: see LakehouseMlflowHook.
+HOOKS = (SparkHooks(), MlflowSessionHooks(), mlflow_hook)
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
