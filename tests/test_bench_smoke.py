@@ -70,6 +70,7 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert (increment["rows"], increment["updates"]) == (10_000, 1_000)
     new_rows = increment["target_rows_after"] - increment["target_rows"]
     assert 0 < new_rows <= increment["rows"] - increment["updates"]
+    assert 0 < increment["upsert_seconds"] < increment["seconds"]  # one save of the run
     assert all(stage["seconds"] > 0 and stage["peak_rss_mb"] > 100 for stage in stages.values())
     assert size["derived"]["landing_to_silver_rows_per_s"] > 0
     assert (
@@ -81,5 +82,6 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     table = (results_dir / "latest.md").read_text()
     assert "| 15,000 | silver |" in table and "landing -> silver rows/s" in table
     assert "| 15,000 | duckdb_wide |" in table and "silver pipeline / DuckDB wide" in table
+    assert "| upsert s | silver run s |" in table
     assert table in completed.stdout
     assert not work_dir.joinpath("rows_15000").exists()  # the work lakehouse is cleaned up
