@@ -3,6 +3,7 @@ path, run here on Sail), with the same expectations for both."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -535,6 +536,54 @@ def test_create_via_parquet_falls_back_for_values_it_cannot_name(
         1: partition_value,
         2: "plain",
     }
+
+
+def test_file_split_splits_the_latest_partitions_and_merges_rewrite_only_touched_files(
+    spark, make_dataset, rows_by_key
+):
+    """``file_split``: the latest partition is written as one file per split value (not a
+    column of the table), the others as one file, and a merge into the latest partition
+    rewrites only the file that holds the updated key."""
+    split = {"expression": "id % 3", "latest_partitions": 1}
+    ds = make_dataset(
+        save_args=_latest_wins(partition_by=["m"], create_via_parquet=True, file_split=split)
+    )
+    rows = [(i, "2024-01" if i < 6 else "2024-02", f"v{i}", 1) for i in range(12)]
+    ds.save(spark.createDataFrame(rows, SCHEMA))
+    assert ds.last_save_metrics["engine"] == "parquet+delta_rs"
+    files = sorted(
+        os.path.relpath(uri.removeprefix("file://"), ds.address.path)
+        for uri in DeltaTable(ds.address.path).file_uris()
+    )
+    assert [f.split("-", 2)[0] + "-" + f.split("-", 2)[1] for f in files] == [
+        "m=2024-01/all",
+        "m=2024-02/0",
+        "m=2024-02/1",
+        "m=2024-02/2",
+    ]
+    assert "__nyc_file_split" not in ds.load().columns
+    assert {k: r["v"] for k, r in rows_by_key(ds.load()).items()} == {i: f"v{i}" for i in range(12)}
+    # update id 7 (2024-02, split 1: ids 7 and 10), insert id 20: one small file rewritten
+    ds.save(spark.createDataFrame([(7, "2024-02", "new", 2), (20, "2024-02", "v20", 1)], SCHEMA))
+    metrics = ds.last_save_metrics
+    assert (metrics["num_target_files_removed"], metrics["num_target_rows_copied"]) == (1, 1)
+    after = {k: r["v"] for k, r in rows_by_key(ds.load()).items()}
+    assert after == {**{i: f"v{i}" for i in range(12)}, 7: "new", 20: "v20"}
+
+
+@pytest.mark.parametrize(
+    "split",
+    [
+        "id % 3",
+        {"latest_partitions": 2},
+        {"expression": "id % 3", "latest_partitions": 0},
+        {"expression": "id % 3", "latest_partitions": "two"},
+        {"expression": "id % 3", "files": 4},
+    ],
+)
+def test_a_malformed_file_split_is_refused_up_front(make_dataset, split):
+    with pytest.raises(DatasetError, match="file_split takes 'expression'"):
+        make_dataset(save_args=_latest_wins(partition_by=["m"], file_split=split))
 
 
 def test_create_via_parquet_bounds_row_groups(spark, make_dataset, monkeypatch):
