@@ -27,6 +27,13 @@ import pyarrow.parquet as pq
 
 def _run_child(code: str, timeout: float = 90, **env: str) -> dict:
     """Run ``code`` in a fresh interpreter; it prints one JSON line, the test's observations."""
+    result = _run_child_process(code, timeout, **env)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _run_child_process(
+    code: str, timeout: float = 90, **env: str
+) -> subprocess.CompletedProcess[str]:
     # pyspark leaves SPARK_REMOTE / SPARK_CONNECT_MODE_ENABLED / SPARK_LOCAL_REMOTE in this
     # process's environment once a session exists: a fresh process must not inherit them.
     inherited = {
@@ -48,7 +55,7 @@ def _run_child(code: str, timeout: float = 90, **env: str) -> dict:
             timeout=timeout,  # a hang at exit fails the test here
         )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return result
 
 
 def test_string_to_number_min_max_is_right_on_parquet(spark, tmp_path):
@@ -136,6 +143,40 @@ def test_the_session_is_stopped_before_the_server_and_exit_does_not_hang():
         timeout=60,
     )
     assert observed == {"n": 4}
+
+
+def _allocator_options(stderr: str) -> dict[str, str]:
+    """mimalloc's option values as it prints them at start-up with MIMALLOC_VERBOSE=1."""
+    options = {}
+    for line in stderr.splitlines():
+        if line.startswith("option '"):
+            name, _, value = line.removeprefix("option '").partition("':")
+            options[name] = value.strip()
+    return options
+
+
+_ENGINE_QUERY = """
+    from nyc_lakehouse import spark as engine
+
+    engine.configure(engine.SparkSettings(mode="sail"))
+    print(engine.get_spark().range(5).count())
+    engine.stop_spark()
+    """
+
+
+def test_sail_allocator_uses_regular_pages_and_lazy_purge_unless_the_user_says_otherwise():
+    # Set before Sail's library loads, or mimalloc never sees them (huge pages zeroed on every
+    # reuse cost silver 9% of its CPU at 5M rows).
+    result = _run_child_process(_ENGINE_QUERY, MIMALLOC_VERBOSE="1")
+    options = _allocator_options(result.stderr)
+    assert result.stdout.strip().splitlines()[-1] == "5"
+    assert options["allow_thp"] == "0"
+    assert options["purge_decommits"] == "0"
+
+    result = _run_child_process(_ENGINE_QUERY, MIMALLOC_VERBOSE="1", MIMALLOC_ALLOW_THP="1")
+    options = _allocator_options(result.stderr)
+    assert options["allow_thp"] == "1"
+    assert options["purge_decommits"] == "0"
 
 
 def test_the_kedro_hook_stops_only_an_engine_the_run_started():
