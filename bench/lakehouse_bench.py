@@ -25,6 +25,7 @@ memory is the stage process's maximum resident set, Sail's server included (it r
 
     uv run python bench/lakehouse_bench.py                       # 100k, 1M, 5M + forecasting
     uv run python bench/lakehouse_bench.py --sizes 100000 --series 10
+    uv run python bench/lakehouse_bench.py --sizes 5000000 --series "" --repeat 3   # medians
 """
 
 from __future__ import annotations
@@ -493,11 +494,45 @@ def _log(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
-def bench_size(size: int, work: Path, with_duckdb: bool = True) -> dict[str, Any]:
-    """Every layer at one size, on a fresh lakehouse under ``work``."""
+def _copy_lakehouse(source: Path, target: Path) -> None:
+    """Copy a lakehouse folder; Parquet files are hard-linked, everything else copied.
+
+    Every writer here (Sail, delta-rs, the landing zone) creates new Parquet files and never
+    rewrites one, so a link is as good as a copy; small files that may be rewritten in place
+    (Delta's ``_last_checkpoint``, landing manifests) are real copies.
+    """
+
+    def link_or_copy(src: str, dst: str) -> None:
+        if src.endswith(".parquet"):
+            os.link(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link_or_copy)
+
+
+def _median_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median time (the lower one of an even count), with every run's time
+    (``runs_seconds``) and figures (``runs``, fingerprints left out) in the order they ran."""
+    ordered = sorted(runs, key=lambda run: run["seconds"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["runs_seconds"] = [round(run["seconds"], 3) for run in runs]
+    chosen["runs"] = [{k: v for k, v in run.items() if k != "fingerprint"} for run in runs]
+    return chosen
+
+
+def bench_size(size: int, work: Path, with_duckdb: bool = True, repeat: int = 1) -> dict[str, Any]:
+    """Every layer at one size, on a fresh lakehouse under ``work``.
+
+    With ``repeat`` > 1 each stage runs that many times, every time on the lakehouse as the
+    previous stage left it (a copy taken before the first run is put back before each other
+    run); the stage's result is its median run, with every run's time in ``runs_seconds``.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, not {repeat}")
     root = work / f"rows_{size}"
     shutil.rmtree(root, ignore_errors=True)
-    data_root = root / "data"
+    data_root, before_stage = root / "data", root / "before_stage"
     for schema in ("landing", "bronze", "silver", "gold", "ml", "monitoring", "reporting"):
         (data_root / schema).mkdir(parents=True)
     stages: dict[str, dict[str, Any]] = {}
@@ -507,15 +542,27 @@ def bench_size(size: int, work: Path, with_duckdb: bool = True) -> dict[str, Any
     plan.append("silver_increment")
     for stage in plan:
         args = (str(size),) if stage == "landing" else ()
-        _log(f"{size:,} rows: {stage} ...")
-        result = run_stage(stage, *args, data_root=data_root)
-        stages[stage] = result
-        _log(
-            f"{size:,} rows: {stage} {result['seconds']:.2f} s, "
-            f"{result['rows'] / result['seconds']:,.0f} rows/s, peak {result['peak_rss_mb']:,.0f} MB"
-        )
+        runs: list[dict[str, Any]] = []
+        if repeat > 1:
+            shutil.rmtree(before_stage, ignore_errors=True)
+            _copy_lakehouse(data_root, before_stage)
+        for attempt in range(1, repeat + 1):
+            if attempt > 1:
+                shutil.rmtree(data_root)
+                _copy_lakehouse(before_stage, data_root)
+            label = f"{size:,} rows: {stage}" + (
+                f" (run {attempt} of {repeat})" if repeat > 1 else ""
+            )
+            _log(f"{label} ...")
+            result = run_stage(stage, *args, data_root=data_root)
+            runs.append(result)
+            _log(
+                f"{label} {result['seconds']:.2f} s, {result['rows'] / result['seconds']:,.0f} "
+                f"rows/s, peak {result['peak_rss_mb']:,.0f} MB"
+            )
+        stages[stage] = _median_run(runs)
     shutil.rmtree(root, ignore_errors=True)
-    return {"size": size, "stages": stages}
+    return {"size": size, "repeat": repeat, "stages": stages}
 
 
 def derive(size_result: dict[str, Any]) -> dict[str, Any]:
@@ -549,12 +596,20 @@ def derive(size_result: dict[str, Any]) -> dict[str, Any]:
 
 def markdown(results: dict[str, Any]) -> str:
     """The results as markdown tables (what ``make bench`` prints)."""
+    repeated = any(size_result.get("repeat", 1) > 1 for size_result in results["sizes"])
+    header = "| 311 rows | stage | wall s | rows/s | x I/O floor | peak RSS MB |"
+    rule = "|---:|---|---:|---:|---:|---:|"
     lines = [
         f"Benchmark {results['started_at']} on {results['machine']['cpus']} CPUs, "
-        f"Python {results['machine']['python']}, Sail (embedded), local Delta",
+        f"Python {results['machine']['python']}, Sail (embedded), local Delta"
+        + (
+            " (each stage's median run; every run's wall time in the last column)"
+            if repeated
+            else ""
+        ),
         "",
-        "| 311 rows | stage | wall s | rows/s | x I/O floor | peak RSS MB |",
-        "|---:|---|---:|---:|---:|---:|",
+        header + (" runs s |" if repeated else ""),
+        rule + ("---|" if repeated else ""),
     ]
     for size_result in results["sizes"]:
         derived = size_result["derived"]
@@ -562,10 +617,12 @@ def markdown(results: dict[str, Any]) -> str:
             if name == "silver_increment":
                 continue
             ratio = derived.get(f"{name}_x_floor", 1.0 if name == "io_floor" else None)
+            runs = ", ".join(f"{seconds:.2f}" for seconds in stage.get("runs_seconds", []))
             lines.append(
                 f"| {size_result['size']:,} | {name} | {stage['seconds']:.2f} | "
                 f"{stage['rows'] / stage['seconds']:,.0f} | "
                 f"{'' if ratio is None else f'{ratio:.2f}'} | {stage['peak_rss_mb']:,.0f} |"
+                + (f" {runs} |" if repeated else "")
             )
     lines += [
         "",
@@ -616,9 +673,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="forecasting backtest series counts (default 10,50,200; empty to skip)",
     )
     parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB comparison")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each stage this many times and report its median run (default 1)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--work-dir", type=Path, default=WORK_DIR)
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, not {args.repeat}")
 
     started = datetime.now(UTC)
     results: dict[str, Any] = {
@@ -633,7 +698,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "forecasting": [],
     }
     for size in args.sizes:
-        size_result = bench_size(size, args.work_dir, with_duckdb=not args.no_duckdb)
+        size_result = bench_size(
+            size, args.work_dir, with_duckdb=not args.no_duckdb, repeat=args.repeat
+        )
         size_result["derived"] = derive(size_result)
         results["sizes"].append(size_result)
     for n_series in args.series:

@@ -85,3 +85,96 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert "| upsert s | silver run s |" in table
     assert table in completed.stdout
     assert not work_dir.joinpath("rows_15000").exists()  # the work lakehouse is cleaned up
+
+
+def _bench_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "lakehouse_bench_under_test", PROJECT_ROOT / "bench" / "lakehouse_bench.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_repeat_starts_from_the_lakehouse_as_it_was_and_leaves_the_copy_alone(tmp_path):
+    bench = _bench_module()
+    lake = tmp_path / "data"
+    (lake / "silver" / "t" / "_delta_log").mkdir(parents=True)
+    data_file = lake / "silver" / "t" / "part-0.parquet"
+    data_file.write_bytes(b"rows")
+    checkpoint = lake / "silver" / "t" / "_delta_log" / "_last_checkpoint"
+    checkpoint.write_text('{"version": 1}')
+    bench._copy_lakehouse(lake, tmp_path / "before")
+    before = tmp_path / "before" / "silver" / "t"
+    # data files are linked (5M rows: no 2 GB copy per repeat), small files copied
+    assert (before / "part-0.parquet").stat().st_ino == data_file.stat().st_ino
+    assert (before / "_delta_log" / "_last_checkpoint").stat().st_ino != checkpoint.stat().st_ino
+    # a run rewrites a small file in place, adds and deletes files...
+    checkpoint.write_text('{"version": 2}')
+    (lake / "silver" / "t" / "part-1.parquet").write_bytes(b"more rows")
+    data_file.unlink()
+    # ...and the next repeat starts from the copy, which none of that touched
+    bench._copy_lakehouse(tmp_path / "before", tmp_path / "again")
+    again = tmp_path / "again" / "silver" / "t"
+    assert sorted(p.name for p in again.iterdir()) == ["_delta_log", "part-0.parquet"]
+    assert (again / "part-0.parquet").read_bytes() == b"rows"
+    assert (again / "_delta_log" / "_last_checkpoint").read_text() == '{"version": 1}'
+
+
+def test_the_median_run_is_reported_with_every_runs_time():
+    bench = _bench_module()
+    runs = [{"seconds": 3.0, "rows": 1}, {"seconds": 1.0, "rows": 2}, {"seconds": 2.0, "rows": 3}]
+    median = bench._median_run([*runs[:2], {**runs[2], "fingerprint": {"rows": 3}}])
+    assert median["seconds"] == 2.0 and median["rows"] == 3
+    assert median["runs_seconds"] == [3.0, 1.0, 2.0]
+    assert median["runs"] == runs  # in the order they ran, without the fingerprints
+    # an even count: the lower of the two middle runs
+    assert bench._median_run(runs[:2])["seconds"] == 1.0
+    with pytest.raises(ValueError, match="at least 1"):
+        bench.bench_size(1000, Path("/nonexistent"), repeat=0)
+
+
+def test_repeated_stages_each_run_on_the_same_input(tmp_path):
+    results_dir, work_dir = tmp_path / "results", tmp_path / "work"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "bench" / "lakehouse_bench.py"),
+            "--sizes",
+            "15000",
+            "--series",
+            "",
+            "--no-duckdb",
+            "--repeat",
+            "2",
+            "--results-dir",
+            str(results_dir),
+            "--work-dir",
+            str(work_dir),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (size,) = json.loads((results_dir / "latest.json").read_text())["sizes"]
+    stages = size["stages"]
+    assert set(stages) == {"landing", "io_floor", "bronze", "silver", "gold", "silver_increment"}
+    for stage in stages.values():
+        assert len(stage["runs"]) == 2
+        assert round(stage["seconds"], 3) == min(stage["runs_seconds"])
+        # each run saw the same input: a second run on the first one's output would have found
+        # a second sample in the landing zone, or the increment already merged
+        first, second = ({k: v for k, v in run.items() if "seconds" not in k and k != "peak_rss_mb"}
+                         for run in stage["runs"])  # fmt: skip
+        assert first == second
+    assert stages["io_floor"]["rows"] == stages["bronze"]["rows"] == stages["landing"]["rows"]
+    increment = stages["silver_increment"]
+    assert 0 < increment["target_rows_after"] - increment["target_rows"]
+    assert increment["target_rows"] == stages["gold"]["rows"]
+    table = (results_dir / "latest.md").read_text()
+    assert "median run" in table and "| runs s |" in table
+    assert "(run 2 of 2)" in completed.stdout
