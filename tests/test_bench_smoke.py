@@ -14,7 +14,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
+def _run_bench(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess, Path, Path]:
+    """The benchmark script at 15,000 rows with ``options``; its output, results and work dirs."""
     results_dir, work_dir = tmp_path / "results", tmp_path / "work"
     completed = subprocess.run(
         [
@@ -22,8 +23,7 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
             str(PROJECT_ROOT / "bench" / "lakehouse_bench.py"),
             "--sizes",
             "15000",
-            "--series",
-            "2",
+            *options,
             "--results-dir",
             str(results_dir),
             "--work-dir",
@@ -35,6 +35,11 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
         timeout=600,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return completed, results_dir, work_dir
+
+
+def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
+    completed, results_dir, work_dir = _run_bench(tmp_path, "--series", "2")
     results = json.loads((results_dir / "latest.json").read_text())
     (size,) = results["sizes"]
     stages = size["stages"]
@@ -137,29 +142,7 @@ def test_the_median_run_is_reported_with_every_runs_time():
 
 
 def test_repeated_stages_each_run_on_the_same_input(tmp_path):
-    results_dir, work_dir = tmp_path / "results", tmp_path / "work"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(PROJECT_ROOT / "bench" / "lakehouse_bench.py"),
-            "--sizes",
-            "15000",
-            "--series",
-            "",
-            "--no-duckdb",
-            "--repeat",
-            "2",
-            "--results-dir",
-            str(results_dir),
-            "--work-dir",
-            str(work_dir),
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    completed, results_dir, _ = _run_bench(tmp_path, "--series", "", "--no-duckdb", "--repeat", "2")
     (size,) = json.loads((results_dir / "latest.json").read_text())["sizes"]
     stages = size["stages"]
     assert set(stages) == {"landing", "io_floor", "bronze", "silver", "gold", "silver_increment"}
