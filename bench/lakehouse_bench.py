@@ -9,7 +9,8 @@ Delta), each in its own process so that its wall time and peak memory are its ow
 * ``bronze``, ``silver``, ``gold``: the pipelines of the same names;
 * ``duckdb_core`` and ``sail_core``: one SQL silver transform (casts, trims, five flags, dedup by
   key, Delta write) on the 11 columns it needs, the same text run through DuckDB and through Sail,
-  for an engine comparison;
+  for an engine comparison; each also times the same text without its dedup (every row typed,
+  flagged and written), which splits the engines' ratio into row-wise work and the dedup;
 * ``duckdb_wide`` and ``sail_wide``: the same transform over every column silver keeps (each of
   the 40 fields trimmed, its null placeholders nulled, dates and numbers cast, codes upper-cased),
   as silver's own output is: the comparison our silver pipeline is measured against;
@@ -58,20 +59,25 @@ INCREMENT_UPDATE_SHARE = 0.1
 PIPELINE_STAGES = ("bronze", "silver", "gold")
 ENGINE_STAGES = ("sail_core", "duckdb_core", "sail_wide", "duckdb_wide")
 
-# The five flags and the version rank, over a CTE ``typed``: both comparison transforms end so.
-FLAGGED_SQL = """flagged AS (
-  SELECT *,
-    latitude BETWEEN 40.4774 AND 40.9176 AND longitude BETWEEN -74.2591 AND -73.7000
+# The five flags over a CTE ``typed``, and the version rank: both comparison transforms end so.
+FLAGS_SQL = """    latitude BETWEEN 40.4774 AND 40.9176 AND longitude BETWEEN -74.2591 AND -73.7000
       AS has_valid_location,
     incident_zip IS NOT NULL AND LENGTH(incident_zip) = 5 AND incident_zip BETWEEN '10001' AND '11697'
       AS has_valid_zip,
     {resolved} IS NOT NULL AS has_resolution,
     {closed} IS NOT NULL AND {closed} < {created} AS has_invalid_closed_date,
-    {closed} IS NOT NULL AND {closed} > TIMESTAMP '2026-01-01 00:00:00' AS has_future_closed_date,
+    {closed} IS NOT NULL AND {closed} > TIMESTAMP '2026-01-01 00:00:00' AS has_future_closed_date"""
+FLAGGED_SQL = (
+    """flagged AS (
+  SELECT *,
+"""
+    + FLAGS_SQL
+    + """,
     ROW_NUMBER() OVER (PARTITION BY unique_key ORDER BY updated_at DESC) AS version_rank
   FROM typed
 )
 """
+)
 # The engine-comparison transform: the core of silver in one SQL text that Spark SQL (Sail) and
 # DuckDB both accept. ``{source}`` is a table name (Sail view / DuckDB relation).
 CORE_SILVER_SQL = (
@@ -95,6 +101,14 @@ WITH typed AS (
 """
     + FLAGGED_SQL.format(resolved="closed_at", closed="closed_at", created="created_at")
     + "SELECT * EXCLUDE (version_rank) FROM flagged WHERE version_rank = 1\n"
+)
+# The same transform without its dedup (every row typed and flagged, none dropped): the core
+# stages also time it, so that the engines' ratio splits into the row-wise work and the dedup.
+CORE_NO_DEDUP_SQL = (
+    CORE_SILVER_SQL[: CORE_SILVER_SQL.index("flagged AS (")].rstrip().rstrip(",")
+    + "\nSELECT *,\n"
+    + FLAGS_SQL.format(resolved="closed_at", closed="closed_at", created="created_at")
+    + "\nFROM typed\n"
 )
 WIDE_FLAGS = (
     "has_valid_location",
@@ -320,6 +334,13 @@ def worker_sail_sql(data_root: Path, wide: bool) -> dict[str, Any]:
     if wide:
         result["fingerprint"] = _output_fingerprint(target)
     shutil.rmtree(target, ignore_errors=True)
+    if not wide:
+        started = time.perf_counter()
+        frame = spark.sql(CORE_NO_DEDUP_SQL.format(source="landing_311"))
+        frame.write.format("delta").mode("overwrite").save(str(target))
+        result["no_dedup_seconds"] = time.perf_counter() - started
+        result["no_dedup_rows"] = _delta_rows(target)
+        shutil.rmtree(target, ignore_errors=True)
     return result
 
 
@@ -334,18 +355,26 @@ def worker_duckdb_sql(data_root: Path, wide: bool) -> dict[str, Any]:
     target = data_root.parent / "duckdb_sql_delta"
     sql = wide_core_sql("landing_311") if wide else CORE_SILVER_SQL.format(source="landing_311")
     connection = duckdb.connect()
-    started = time.perf_counter()
-    relation = connection.read_parquet(files, union_by_name=True)
-    connection.register("landing_311", relation)
-    connection.execute(
-        f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION snappy, PER_THREAD_OUTPUT true)"
-    )
-    convert_to_deltalake(str(target))
-    seconds = time.perf_counter() - started
-    result = {"seconds": seconds, "rows": _delta_rows(target)}
+
+    def write_delta(sql: str) -> float:
+        started = time.perf_counter()
+        relation = connection.read_parquet(files, union_by_name=True)
+        connection.register("landing_311", relation)
+        connection.execute(
+            f"COPY ({sql}) TO '{target}' "
+            "(FORMAT parquet, COMPRESSION snappy, PER_THREAD_OUTPUT true)"
+        )
+        convert_to_deltalake(str(target))
+        return time.perf_counter() - started
+
+    result = {"seconds": write_delta(sql), "rows": _delta_rows(target)}
     if wide:
         result["fingerprint"] = _output_fingerprint(target)
     shutil.rmtree(target, ignore_errors=True)
+    if not wide:
+        result["no_dedup_seconds"] = write_delta(CORE_NO_DEDUP_SQL.format(source="landing_311"))
+        result["no_dedup_rows"] = _delta_rows(target)
+        shutil.rmtree(target, ignore_errors=True)
     return result
 
 
@@ -586,6 +615,11 @@ def derive(size_result: dict[str, Any]) -> dict[str, Any]:
     if "duckdb_core" in stages:
         duck = stages["duckdb_core"]["seconds"]
         derived["sail_core_vs_duckdb"] = round(stages["sail_core"]["seconds"] / duck, 2)
+        # The core's two parts: its row-wise work (typing, flags, write) and its dedup.
+        sail_rows, duck_rows = (stages[s]["no_dedup_seconds"] for s in ("sail_core", "duckdb_core"))
+        derived["sail_core_no_dedup_vs_duckdb"] = round(sail_rows / duck_rows, 2)
+        derived["sail_core_dedup_seconds"] = round(stages["sail_core"]["seconds"] - sail_rows, 2)
+        derived["duckdb_core_dedup_seconds"] = round(duck - duck_rows, 2)
         derived["silver_pipeline_vs_duckdb_core"] = round(stages["silver"]["seconds"] / duck, 2)
     if "duckdb_wide" in stages:
         duck = stages["duckdb_wide"]["seconds"]
@@ -638,6 +672,24 @@ def markdown(results: dict[str, Any]) -> str:
             f"{d['landing_to_silver_peak_rss_mb']:,.0f} | {d.get('sail_core_vs_duckdb', '')} | "
             f"{d.get('sail_wide_vs_duckdb', '')} | {d.get('silver_pipeline_vs_duckdb_wide', '')} |"
         )
+    if any("sail_core_no_dedup_vs_duckdb" in r["derived"] for r in results["sizes"]):
+        lines += [
+            "",
+            "| 311 rows | core s, Sail / DuckDB | without its dedup s | Sail / DuckDB, "
+            "without dedup | the dedup's share s, Sail / DuckDB |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for size_result in results["sizes"]:
+            d, stages = size_result["derived"], size_result["stages"]
+            if "sail_core_no_dedup_vs_duckdb" not in d:
+                continue
+            sail, duck = stages["sail_core"], stages["duckdb_core"]
+            lines.append(
+                f"| {size_result['size']:,} | {sail['seconds']:.2f} / {duck['seconds']:.2f} | "
+                f"{sail['no_dedup_seconds']:.2f} / {duck['no_dedup_seconds']:.2f} | "
+                f"{d['sail_core_no_dedup_vs_duckdb']} | {d['sail_core_dedup_seconds']:.2f} / "
+                f"{d['duckdb_core_dedup_seconds']:.2f} |"
+            )
     lines += [
         "",
         "| silver table rows | increment rows (updates) | upsert s | silver run s | bronze run s |",

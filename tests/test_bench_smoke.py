@@ -62,6 +62,12 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert 0 < stages["gold"]["rows"] <= landed  # silver rows: deduplicated, quarantine out
     # the two engines ran the same SQL on the same rows, so they keep the same requests
     assert stages["sail_core"]["rows"] == stages["duckdb_core"]["rows"] > 0
+    # without its dedup the core keeps every landed row (the sample re-sends versions)
+    for engine_stage in ("sail_core", "duckdb_core"):
+        core = stages[engine_stage]
+        assert core["no_dedup_rows"] == landed > core["rows"]
+        assert 0 < core["no_dedup_seconds"]
+    assert size["derived"]["sail_core_no_dedup_vs_duckdb"] > 0
     # ... and over every column, the same values: non-null counts per column, true flags
     sail_wide, duckdb_wide = (
         stages["sail_wide"]["fingerprint"],
@@ -88,6 +94,7 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert "| 15,000 | silver |" in table and "landing -> silver rows/s" in table
     assert "| 15,000 | duckdb_wide |" in table and "silver pipeline / DuckDB wide" in table
     assert "| upsert s | silver run s |" in table
+    assert "| 311 rows | core s, Sail / DuckDB | without its dedup s |" in table
     assert table in completed.stdout
     assert not work_dir.joinpath("rows_15000").exists()  # the work lakehouse is cleaned up
 
