@@ -7,6 +7,9 @@
 * Sessions are stopped before the embedded server, and a process that never calls
   ``stop_spark()`` still exits (atexit) instead of hanging.
 * The Kedro hook stops the engine after a run only if the run started it.
+* With Sail, PySpark records no call sites (Sail reports none, and recording them walks the
+  stack on every call), unless the user's ``session_conf`` asks for them; remote mode records
+  them.
 
 Lifecycle tests run in a child process: stopping the engine here would stop the test session.
 """
@@ -86,11 +89,15 @@ def test_remote_mode_uses_any_spark_connect_server_and_leaves_it_running():
         engine.configure(settings)
         session = engine.get_spark()
         total = session.range(5).selectExpr("sum(id) AS s").collect()[0]["s"]
+        from pyspark.errors.utils import is_debugging_enabled
+
         result = {
             "mode": settings.mode,
             "local": engine.is_local_engine(),
             "total": total,
             "factory_started_a_server": engine._server is not None,
+            # a remote server may report call sites in its errors: they are still recorded
+            "call_sites_recorded": is_debugging_enabled(),
         }
         engine.stop_spark()
         other = SparkSession.builder.remote(f"sc://{host}:{port}").getOrCreate()
@@ -105,6 +112,7 @@ def test_remote_mode_uses_any_spark_connect_server_and_leaves_it_running():
         "local": False,
         "total": 10,
         "factory_started_a_server": False,
+        "call_sites_recorded": True,
         "server_alive_after_stop": 3,
     }
 
@@ -177,6 +185,32 @@ def test_sail_allocator_uses_regular_pages_and_lazy_purge_unless_the_user_says_o
     options = _allocator_options(result.stderr)
     assert options["allow_thp"] == "1"
     assert options["purge_decommits"] == "0"
+
+
+_CALL_SITE_PROBE = """
+    import json
+    from pyspark.errors.utils import is_debugging_enabled
+    from nyc_lakehouse import spark as engine
+
+    engine.configure(engine.SparkSettings(mode="sail", session_conf={conf}))
+    session = engine.get_spark()
+    from pyspark.sql import functions as F
+
+    total = session.range(4).select((F.col("id") * 2).alias("x")).groupBy().sum("x").first()[0]
+    print(json.dumps({{"total": total, "call_sites_recorded": is_debugging_enabled()}}))
+    engine.stop_spark()
+    """
+
+
+def test_with_sail_no_call_sites_are_recorded_unless_the_user_asks():
+    # Sail reports no call sites in its errors; recording them walked the Python stack on every
+    # DataFrame and Column call (a fifth of a daily silver run).
+    observed = _run_child(_CALL_SITE_PROBE.format(conf="{}"))
+    assert observed == {"total": 12, "call_sites_recorded": False}
+
+    user_on = '{"spark.python.sql.dataFrameDebugging.enabled": "true"}'
+    observed = _run_child(_CALL_SITE_PROBE.format(conf=user_on))
+    assert observed == {"total": 12, "call_sites_recorded": True}
 
 
 def test_the_kedro_hook_stops_only_an_engine_the_run_started():
