@@ -46,7 +46,7 @@ SAIL_ALLOCATOR_DEFAULTS = {"MIMALLOC_ALLOW_THP": "0", "MIMALLOC_PURGE_DECOMMITS"
 # PySpark's Connect client records the caller's file and line on every DataFrame and Column call
 # (it walks the Python stack each time) so that a server can point an error at the code that
 # built the failing expression. Sail puts no call site in its errors (checked), so with Sail the
-# walk is pure cost: 0.22-0.26 s of the first node that builds many columns, and a daily silver
+# walk is pure cost: 0.22-0.30 s of the first node that builds many columns, and a daily silver
 # run took 1.89-2.14 s with it against 1.53-1.73 s without (README "Performance", fix 21).
 # Remote servers and Databricks report call sites, so they keep it; ``session_conf`` wins.
 SAIL_SESSION_DEFAULTS = {"spark.python.sql.dataFrameDebugging.enabled": "false"}
