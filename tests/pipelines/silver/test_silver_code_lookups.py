@@ -90,6 +90,19 @@ def test_a_value_missing_from_the_lookup_falls_back_to_the_function(spark):
     }  # fmt: skip
 
 
+def test_keys_that_map_to_themselves_share_one_branch_and_keep_their_value(spark):
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame([("a",), ("A",), ("b",), ("c",), (None,), ("zzz",)], "k string")
+    mapping = {"a": "a", "b": "X", "c": "c", "zzz": "zzz", None: "N"}
+    lookup = nodes.lookup_values(F.col("k"), mapping, F.concat(F.lit("fn:"), "k"))
+    assert dict(df.select("k", lookup.alias("v")).collect()) == {
+        "a": "a", "A": "fn:A", "b": "X", "c": "c", None: "N", "zzz": "zzz"
+    }  # fmt: skip
+    # one branch for the unchanged keys (plus the null branch and b's), not one per key
+    assert str(lookup).count(" WHEN ") == 3
+
+
 def test_a_value_missing_from_a_complete_lookup_fails_the_job(spark):
     """The enrichment's lookups hold every value of their input: a new one fails loudly."""
     from pyspark.sql import functions as F

