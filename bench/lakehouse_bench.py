@@ -516,6 +516,9 @@ def run_stage(stage: str, *args: str, data_root: Path | None = None) -> dict[str
         )
     result = json.loads(result_lines[-1].removeprefix("BENCH_RESULT "))
     result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # ru_maxrss is KiB on Linux
+    # CPU seconds of the whole process (start-up included): steadier than wall time where other
+    # tenants take the cores for a while, so A/B comparisons can use both.
+    result["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 2)
     return result
 
 
