@@ -15,7 +15,9 @@ The target's first load (``adopt_first_load_from``) then hard-links the final fi
 new table and commits them with delta-rs (one commit, no copy), and appends the pending rows'
 winners. Data files may hold columns the target does not declare (the increment's internal
 columns): Delta readers read the declared columns by name, and a delta-rs merge rewrites a
-file without them.
+file without them. A column later added to the table under one of those names would show the
+stored values in the adopted files; they are internal names (``_typed_*``, ``_row_*``,
+``_run_as_of``, ``_quarantined``, ``source_unique_key``).
 
 Local engine and local paths only; everywhere else both datasets write as before. The
 adoption checks its preconditions (the increment was laid out for this table, the upsert's
