@@ -68,6 +68,7 @@ _SAVE_ARG_KEYS = {
     "first_load_of",
     "adopt_first_load_from",
     "add_row_id",
+    "add_row_hash",
     "options",
 }
 
@@ -110,7 +111,9 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
             of a :class:`~nyc_lakehouse.datasets.linked_files.LandingFilesAppend` commits the
             landing files themselves on the local engine, see :meth:`_append_linked`),
             ``add_row_id`` (default false: add :data:`ROW_ID_COLUMN` as the write's last step,
-            see :func:`with_row_hash`), ``first_load_of`` (``overwrite``: while the named
+            see :func:`with_row_hash`), ``add_row_hash`` (true, or ``{exclude: [columns]}``: add
+            :data:`ROW_HASH_COLUMN` as the write does it; on a first-load layout only the
+            pending rows, the only ones ever ranked, are hashed), ``first_load_of`` (``overwrite``: while the named
             target table does not exist, lay the rows out so that its first load can adopt
             the files) and ``adopt_first_load_from`` (``upsert``: a first load adopts the files
             of the named table laid out that way; both in
@@ -199,6 +202,16 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
                 raise DatasetError(
                     f"{self._address.name}: save_args.first_load_of needs mode 'overwrite'"
                 )
+        hash_setting = self._save_args.get("add_row_hash")
+        if not (
+            hash_setting is None
+            or isinstance(hash_setting, bool)
+            or (isinstance(hash_setting, Mapping) and set(hash_setting) <= {"exclude"})
+        ):
+            raise DatasetError(
+                f"{self._address.name}: save_args.add_row_hash takes true or "
+                f"{{exclude: [columns]}}, got {hash_setting!r}"
+            )
         adopt = self._save_args.get("adopt_first_load_from")
         if adopt is not None:
             if mode != "upsert":
@@ -314,8 +327,8 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
                 return
             data = data.frame
         data = self._to_spark(data)
-        if self._save_args.get("add_row_id") and self._first_load_layout is None:
-            data = with_row_id(data)
+        if self._first_load_layout is None:
+            data = self._with_added_identity(data)
         if mode == "upsert":
             metrics = self._upsert(data)
         elif mode == "overwrite_partitions":
@@ -341,7 +354,11 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
         target = layout.target_path
         if local and target and "://" not in target and not DeltaTable.is_deltatable(target):
             written = first_load.write_first_load_increment(
-                data, path, layout, add_row_id=bool(self._save_args.get("add_row_id"))
+                data,
+                path,
+                layout,
+                add_row_id=bool(self._save_args.get("add_row_id")),
+                row_hash_exclude=self._row_hash_exclude(),
             )
             if written is not None:
                 return written
@@ -349,9 +366,25 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
             # The last run laid it out for a first load (partitioned by _kind): an overwrite
             # must not inherit that layout, and the table is transient.
             shutil.rmtree(path)
+        return self._write(self._with_added_identity(data), "overwrite")
+
+    def _row_hash_exclude(self) -> tuple[str, ...] | None:
+        """``save_args.add_row_hash``: None (no hash), or the columns the hash leaves out."""
+        setting = self._save_args.get("add_row_hash")
+        if not setting:
+            return None
+        if isinstance(setting, Mapping):
+            return tuple(_as_list(setting.get("exclude")))
+        return ()
+
+    def _with_added_identity(self, data: DataFrame) -> DataFrame:
+        """``data`` with the row hash and id that ``add_row_hash`` / ``add_row_id`` ask for."""
+        exclude = self._row_hash_exclude()
+        if exclude is not None:
+            data = with_row_hash(data, exclude)
         if self._save_args.get("add_row_id"):
             data = with_row_id(data)
-        return self._write(data, "overwrite")
+        return data
 
     def _append_linked(self, data: LandingFilesAppend) -> dict | None:
         """Commit whole landing files (``save_args.link_files``); None: append ``data.frame``.
@@ -951,6 +984,11 @@ def with_row_hash(data: DataFrame, exclude: Sequence[str] = ()) -> DataFrame:
     plan and 0.5-0.7 s without it (5M rows). ``exclude`` names columns that vary from run to
     run (a run's time): hashed, they would let a replay keep a different row of a tie.
     """
+    return data.withColumn(ROW_HASH_COLUMN, row_hash_expression(data, exclude))
+
+
+def row_hash_expression(data: DataFrame, exclude: Sequence[str] = ()) -> Column:
+    """The content hash of :func:`with_row_hash` as an expression over ``data``'s columns."""
     from pyspark.sql import functions as F
 
     hashed = [
@@ -958,7 +996,7 @@ def with_row_hash(data: DataFrame, exclude: Sequence[str] = ()) -> DataFrame:
         for c, kind in data.dtypes
         if not kind.startswith("map") and c not in (*ROW_IDENTITY_COLUMNS, *exclude)
     ]
-    return data.withColumn(ROW_HASH_COLUMN, F.xxhash64(*hashed))
+    return F.xxhash64(*hashed)
 
 
 def with_row_id(data: DataFrame) -> DataFrame:

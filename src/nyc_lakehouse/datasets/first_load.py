@@ -123,13 +123,20 @@ def laid_out_for(path: str) -> str | None:
 
 
 def write_first_load_increment(
-    data: DataFrame, path: str, layout: FirstLoadLayout, add_row_id: bool = False
+    data: DataFrame,
+    path: str,
+    layout: FirstLoadLayout,
+    add_row_id: bool = False,
+    row_hash_exclude: Sequence[str] | None = None,
 ) -> dict[str, Any] | None:
     """Write ``data`` to the Delta table at ``path`` (replacing it), tagged and laid out for
     the target's first load; None when the layout cannot be used (the caller writes as usual).
 
     With ``add_row_id`` the row id (:func:`~nyc_lakehouse.datasets.delta_table.with_row_id`)
-    is added after the tagging, so that the passes before it stay narrow. Two narrow passes
+    is added after the tagging, so that the passes before it stay narrow. With
+    ``row_hash_exclude`` (not None) the content hash is computed for the pending rows only: the
+    final rows are never ranked, and hashing every column of every row cost 1-3 CPU seconds
+    of the 5M-row pass. Two narrow passes
     come first: the partition values (the latest ones get the file split, and
     a value the Parquet writer cannot name a folder with rules the layout out) and the keys
     that repeat, stored as a small Delta table so that the tagging join collects it. Then one
@@ -189,8 +196,15 @@ def write_first_load_increment(
             marks = data.sparkSession.read.format("delta").load(scratch).where(F.col(_REPEATED))
             tagged = marks.join(data, keys, "right")
             final = final & F.col(_REPEATED).isNull()
+        hashed = []
+        if row_hash_exclude is not None:
+            content = dt.row_hash_expression(data, row_hash_exclude)
+            hashed = [F.when(~final, content).alias(dt.ROW_HASH_COLUMN)]
+        kept = [c for c in data.columns if not (hashed and c == dt.ROW_HASH_COLUMN)]
         tagged = tagged.select(
-            *data.columns, F.when(final, F.lit(FINAL)).otherwise(F.lit(PENDING)).alias(KIND_COLUMN)
+            *kept,
+            *hashed,
+            F.when(final, F.lit(FINAL)).otherwise(F.lit(PENDING)).alias(KIND_COLUMN),
         )
         if add_row_id:
             tagged = dt.with_row_id(tagged)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from silver_fixtures import good_request, materialize
 
-from nyc_lakehouse.datasets.delta_table import ROW_IDENTITY_COLUMNS, with_row_id
+from nyc_lakehouse.datasets.delta_table import ROW_IDENTITY_COLUMNS, with_row_hash, with_row_id
 from nyc_lakehouse.pipelines.silver import nodes
 
 
@@ -272,10 +272,15 @@ def test_prepared_increment_matches_the_stage_by_stage_path(
         nodes.finalize_311(nodes.enrich_311(passed, params, run_context), run_context)
     )
 
-    # persisted as the catalog does it: the dataset adds the row id as it writes (add_row_id)
+    # persisted as the catalog does it: the dataset adds the row identity as it writes
     prepared = materialize(
         spark,
-        with_row_id(nodes.prepare_311_increment(bronze, params, run_context)),
+        with_row_id(
+            with_row_hash(
+                nodes.prepare_311_increment(bronze, params, run_context),
+                exclude=("_run_as_of", "_silver_updated_at"),
+            )
+        ),
         tmp_path / "prepared",
     )
     passed_b, quarantine_b, records_b = nodes.check_311_increment(prepared, params, run_context)
@@ -301,20 +306,33 @@ def test_prepared_increment_matches_the_stage_by_stage_path(
     assert by_source["4"]["street_name"] == "ocean pkwy" and by_source["4"]["borough"] is None
 
 
-def test_the_content_hash_does_not_depend_on_the_run(spark, bronze_311, silver_params):
-    """Two versions of a request with the same sequence are told apart by the content hash; a
-    hash over the run's as-of time (or its stamp) would let a replay keep the other one."""
+def test_the_content_hash_does_not_depend_on_the_run(spark, bronze_311, silver_params, tmp_path):
+    """Two versions of a request with the same sequence are told apart by the content hash that
+    the catalog's increment adds as it writes; a hash over the run's as-of time or stamp would
+    let a replay keep the other one. Checked through the real catalog entry, whose first-load
+    layout hashes only the rows that can be ranked (both versions here)."""
     from datetime import UTC, datetime
 
+    from silver_fixtures import load_config
+
+    from nyc_lakehouse.datasets import DeltaTableDataset
+
+    entry = dict(load_config("catalog")["silver.nyc311_increment"])
+    entry.pop("type")
     params = silver_params["nyc311"]
-    bronze = bronze_311([good_request(1, descriptor="a"), good_request(1, descriptor="b")])
+    bronze = bronze_311(
+        [good_request(1, descriptor="a"), good_request(1, descriptor="b"), good_request(2)]
+    )
     hashes = []
     for day in (1, 2):
         at = datetime(2024, 6, day, 12, tzinfo=UTC)
         run = {"run_id": f"silver-{day}", "started_at": at, "as_of": at}
-        prepared = nodes.prepare_311_increment(bronze, params, run)
-        rows = prepared.select("descriptor", "_row_hash", "_silver_updated_at").collect()
-        assert {r["_silver_updated_at"].day for r in rows} == {day}
-        hashes.append(sorted((r["descriptor"], r["_row_hash"]) for r in rows))
+        increment = DeltaTableDataset(**{**entry, "root": str(tmp_path / f"run{day}")})
+        increment.save(nodes.prepare_311_increment(bronze, params, run))
+        rows = increment.load().select("unique_key", "descriptor", "_row_hash").collect()
+        by_key = sorted((r["unique_key"], r["descriptor"], r["_row_hash"]) for r in rows)
+        hashes.append(by_key)
     assert hashes[0] == hashes[1]
-    assert hashes[0][0][1] != hashes[0][1][1]
+    (_, _, first), (_, _, second), (_, _, alone) = hashes[0]
+    assert first is not None and second is not None and first != second
+    assert alone is None  # a key seen once is never ranked: not hashed on a first load

@@ -174,6 +174,7 @@ def _increment_and_target(tmp_path: Path):
         save_args={
             "mode": "overwrite",
             "add_row_id": True,
+            "add_row_hash": True,
             "first_load_of": {
                 "table": "silver.target",
                 "keys": ["key"],
@@ -197,8 +198,6 @@ def _increment_and_target(tmp_path: Path):
 
 
 def _rows(spark):
-    from nyc_lakehouse.datasets.delta_table import with_row_hash
-
     rows = [
         (1, 1, "2024-01", "a", False),
         (2, 1, "2024-01", "b", False),
@@ -207,10 +206,9 @@ def _rows(spark):
         (4, 1, "2024-02", "d", True),  # blocked: pending, filtered out below like a quarantine
         (5, 1, None, "e", False),  # no partition value: pending
     ]
-    frame = spark.createDataFrame(
+    return spark.createDataFrame(
         rows, "key long, version long, month string, value string, blocked boolean"
     )
-    return with_row_hash(frame)
 
 
 def _upsert_source(increment):
@@ -237,6 +235,11 @@ def test_the_upsert_adopts_final_files_and_ranks_pending_rows(spark, tmp_path):
     increment.save(_rows(spark))
     assert increment.last_save_metrics["engine"] == "first_load_layout"
     assert first_load.rows_by_kind(increment.address.path) == {"final": 2, "pending": 4}
+    stored = {r["key"]: r for r in increment.load().collect() if r["_kind"] == "final"}
+    assert sorted(stored) == [1, 2] and all(r["_row_hash"] is None for r in stored.values())
+    pending = [r for r in increment.load().collect() if r["_kind"] == "pending"]
+    assert all(r["_row_hash"] is not None for r in pending)
+    assert len({r["_row_id"] for r in increment.load().collect()}) == 6
     target.save(_upsert_source(increment))
     assert target.last_save_metrics["engine"] == "adopted_files+sail"
     assert target.last_save_metrics["adopted_rows"] == 2
@@ -285,7 +288,7 @@ def test_a_null_key_among_pending_rows_fails_before_any_table_exists(spark, tmp_
         spark.createDataFrame(
             [(None, 1, "2024-01", "z", False)],
             "key long, version long, month string, value string, blocked boolean",
-        ).transform(lambda f: f.withColumn("_row_hash", f["version"]))
+        )
     )
     increment.save(frame)
     with pytest.raises(Exception, match="null key"):

@@ -23,7 +23,7 @@ from typing import Any
 # parameters, and warns for every node whose hints name an unimported type.
 from pyspark.sql import Column, DataFrame
 
-from nyc_lakehouse.datasets.delta_table import ROW_IDENTITY_COLUMNS, with_row_hash
+from nyc_lakehouse.datasets.delta_table import ROW_IDENTITY_COLUMNS
 from nyc_lakehouse.datasets.first_load import KIND_COLUMN
 from nyc_lakehouse.pipelines.silver import parsers
 from nyc_lakehouse.quality import (
@@ -457,8 +457,8 @@ def prepare_311_increment(
     the quarantine and the merge. One pass over bronze instead of a typed table plus a staged
     enriched copy (5M rows: 22.5 s -> about 18 s). Pure column expressions only: a filter here
     would be pushed into the parse expressions and re-run them (measured: a 2.5 s quarantine
-    write took 157 s). The content hash (:func:`with_row_hash`), and the row id the catalog adds
-    as it writes (``add_row_id``), let the upsert
+    write took 157 s). The content hash and the row id the catalog adds as it writes
+    (``add_row_hash``, ``add_row_id``: :func:`with_row_hash`) let the upsert
     deduplicate on narrow columns instead of re-reading the wide rows.
     """
     from pyspark.sql import functions as F
@@ -475,10 +475,10 @@ def prepare_311_increment(
     only_quarantined_key = F.when(F.col("_quarantined"), F.col("source_unique_key"))
     kept = flagged.withColumn("source_unique_key", only_quarantined_key).select("*", *received)
     # Stored under their silver names and with the run's stamp, so that on a first load the
-    # increment's files can become silver's (datasets/first_load.py); the stamp goes after the
-    # content hash, which must not vary from run to run.
+    # increment's files can become silver's (datasets/first_load.py). The catalog adds the row
+    # identity as it writes (add_row_hash, leaving out the run's time and stamp, and add_row_id).
     return (
-        with_row_hash(enrich_311(kept, params, run), exclude=(RUN_AS_OF_COLUMN,))
+        enrich_311(kept, params, run)
         .withColumnRenamed(FAILED_RULES_COLUMN, "dq_warnings")
         .withColumn("_silver_updated_at", F.lit(run["started_at"]).cast("timestamp"))
     )
