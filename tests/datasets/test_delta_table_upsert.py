@@ -604,3 +604,33 @@ def test_create_via_parquet_bounds_row_groups(spark, make_dataset, monkeypatch):
               for g in range(pq.ParquetFile(f).metadata.num_row_groups)]  # fmt: skip
     assert sum(groups) == 10 and max(groups) <= 4
     assert ds.load().count() == 10
+
+
+def test_create_via_parquet_caps_dictionaries_of_unique_values(spark, make_dataset, monkeypatch):
+    """A first load through ``create_via_parquet`` caps each column chunk's dictionary at
+    FIRST_LOAD_DICTIONARY_PAGE_BYTES: a column of unique values falls back to plain encoding
+    instead of storing a dictionary of every value, while a code column keeps its dictionary."""
+    import glob
+    import uuid
+
+    import pyarrow.parquet as pq
+
+    from nyc_lakehouse.datasets import delta_table
+
+    def dictionary_bytes(column) -> int:
+        return column.data_page_offset - column.dictionary_page_offset
+
+    monkeypatch.setattr(delta_table, "FIRST_LOAD_DICTIONARY_PAGE_BYTES", 1024)
+    ds = make_dataset(save_args=_latest_wins(partition_by=["m"], create_via_parquet=True))
+    rows = [(i, "a", uuid.uuid4().hex * 2, i % 3) for i in range(2_000)]  # 64 unique bytes each
+    ds.save(spark.createDataFrame(rows, SCHEMA))
+    assert ds.last_save_metrics["engine"] == "parquet+delta_rs"
+    [file] = glob.glob(f"{ds.address.path}/m=a/*.parquet")
+    group = pq.ParquetFile(file).metadata.row_group(0)
+    names = [group.column(c).path_in_schema for c in range(group.num_columns)]
+    unique, codes = group.column(names.index("v")), group.column(names.index("seq"))
+    # With the writer's default (1 MB) the whole 128 KB of values became the dictionary.
+    assert unique.has_dictionary_page and dictionary_bytes(unique) <= 4 * 1024
+    assert "PLAIN" in unique.encodings
+    assert codes.has_dictionary_page and dictionary_bytes(codes) < 1024
+    assert ds.load().count() == 2_000

@@ -217,10 +217,7 @@ def write_first_load_increment(
                     dt._file_split_column(layout.file_split, layout.partition_by, known),
                 )
                 folders.append(dt._FILE_SPLIT_COLUMN)
-        writer = tagged.write.mode("overwrite").option("compression", "snappy")
-        writer = writer.option("skip_arrow_metadata", "true")
-        writer = writer.option("max_row_group_size", str(dt.FIRST_LOAD_ROW_GROUP_ROWS))
-        writer.partitionBy(*folders).parquet(staging)
+        dt.first_load_parquet_writer(tagged).partitionBy(*folders).parquet(staging)
         dt._flatten_file_split(staging)
         partitions = Schema(
             [
