@@ -51,6 +51,7 @@ KIND_COLUMN = "_kind"
 FINAL, PENDING = "final", "pending"
 _REPEATED = "__nyc_key_repeats"
 _MARKER_PREFIX = "nyc-lakehouse first load of "
+HIVE_NULL_FOLDER = "__HIVE_DEFAULT_PARTITION__"
 _FIRST_LOAD_KEYS = {"table", "keys", "partition_by", "pending_when", "file_split"}
 
 
@@ -208,6 +209,14 @@ def write_first_load_increment(
         )
         if add_row_id:
             tagged = dt.with_row_id(tagged)
+        for column in layout.partition_by:
+            # Sail 0.7.2's partitioned writer names a null value's folder after the bytes under
+            # the null slot, which a CASE fills with its other branch's value: a pending row
+            # with no month was filed, and loaded into the table, under another row's month.
+            # An explicit Hive null folder instead (the column leaves the files either way).
+            tagged = tagged.withColumn(
+                column, F.coalesce(F.col(column).cast("string"), F.lit(HIVE_NULL_FOLDER))
+            )
         folders = [KIND_COLUMN, *layout.partition_by]
         if layout.file_split:
             known = [row for row in values if None not in row]

@@ -248,6 +248,36 @@ def test_the_upsert_adopts_final_files_and_ranks_pending_rows(spark, tmp_path):
     assert sorted(target.load().columns) == ["key", "month", "value", "version"]
 
 
+def test_a_null_partition_value_stays_null_through_the_layout(spark, tmp_path):
+    """A pending row whose partition value is null keeps it null, also where the engine leaves
+    another value's bytes under the null (a CASE does): Sail's partitioned writer named the
+    folder after those bytes, and the row reached the table under another row's month."""
+    from pyspark.sql import functions as F
+
+    increment, target = _increment_and_target(tmp_path)
+    rows = [
+        (1, 1, "2024-01", "a", False, True),
+        (2, 1, "2024-02", "b", False, False),  # month null, "2024-02" under it
+        (3, 1, "2024-03", "c", False, True),
+    ]
+    frame = spark.createDataFrame(
+        rows, "key long, version long, raw string, value string, blocked boolean, keep boolean"
+    ).select(
+        "key", "version", F.when(F.col("keep"), F.col("raw")).alias("month"), "value", "blocked"
+    )
+    increment.save(frame)
+    assert increment.last_save_metrics["engine"] == "first_load_layout"
+    stored = sorted((r["key"], r["month"], r["_kind"]) for r in increment.load().collect())
+    assert stored == [(1, "2024-01", "final"), (2, None, "pending"), (3, "2024-03", "final")]
+    target.save(_upsert_source(increment))
+    assert target.last_save_metrics["engine"] == "adopted_files+sail"
+    assert sorted((r["key"], r["month"]) for r in target.load().collect()) == [
+        (1, "2024-01"),
+        (2, None),
+        (3, "2024-03"),
+    ]
+
+
 def test_an_upsert_missing_final_rows_is_written_not_adopted(spark, tmp_path):
     from pyspark.sql import functions as F
 
