@@ -143,6 +143,7 @@ def test_well_formed_values_parse_to_the_oracle(spark, stamps, numbers, counts):
     for offset in (0, 2 * n):  # floating local times (ISO and US style): NYC wall-clock kept
         for stamp, row in zip(stamps, rows[offset : offset + n], strict=True):
             assert row["timestamp"] is not None, row
+            assert row["timestamp"].timestamp() == _new_york_instant(stamp), (stamp, row)
             assert row["date"] is None or row["date"] == stamp.date()
     for stamp, row in zip(stamps, rows[n : 2 * n], strict=True):  # Z: the UTC instant
         assert row["timestamp"].timestamp() == stamp.replace(tzinfo=UTC).timestamp()
@@ -154,6 +155,53 @@ def test_well_formed_values_parse_to_the_oracle(spark, stamps, numbers, counts):
         assert row["double_sep"] == float(value), row
     for row in rows:
         _assert_value_or_flag(row)
+
+
+def _new_york_instant(wall_clock: datetime) -> float:
+    """POSIX seconds of a New York wall-clock time; in a DST gap or overlap, the offset before
+    the change (``fold=0``), as Spark resolves them (02:30 on a spring-forward day is 03:30)."""
+    from zoneinfo import ZoneInfo
+
+    return wall_clock.replace(tzinfo=ZoneInfo("America/New_York"), fold=0).timestamp()
+
+
+# Both DST changes of 2024 (02:30 on 10 March does not exist in New York; 01:30 on 3 November
+# happens twice), a late evening whose UTC date is the next day, and every fraction length.
+LOCAL_EDGE_CASES = {
+    "2024-03-10T02:30:00.000": datetime(2024, 3, 10, 2, 30),
+    "2024-03-10 01:59:59": datetime(2024, 3, 10, 1, 59, 59),
+    "2024-03-10T03:00:00.5": datetime(2024, 3, 10, 3, 0, 0, 500000),
+    "2024-11-03T01:30:00.000": datetime(2024, 11, 3, 1, 30),
+    "2024-11-03 00:59:59.999999": datetime(2024, 11, 3, 0, 59, 59, 999999),
+    "2024-11-03T02:00:00.123456789": datetime(2024, 11, 3, 2, 0, 0, 123456),
+    "2023-12-31 23:10:00.12": datetime(2023, 12, 31, 23, 10, 0, 120000),
+    "  2024-07-04T12:00:00  ": datetime(2024, 7, 4, 12, 0),
+}
+
+
+def test_local_timestamps_are_new_york_instants_across_dst_changes(spark):
+    rows = _parse_all(spark, list(LOCAL_EDGE_CASES))
+    for (text, wall_clock), row in zip(LOCAL_EDGE_CASES.items(), rows, strict=True):
+        assert row["timestamp"] is not None, (text, row)
+        assert row["timestamp"].timestamp() == _new_york_instant(wall_clock), (text, row)
+        assert "timestamp" not in row["errors"], (text, row)
+
+
+def test_zips_keep_their_first_five_digits_and_zero_zips_are_null(spark):
+    cases = {
+        "10001": "10001",
+        "10001-1234": "10001",
+        "100011234": "10001",
+        " 11201 ": "11201",
+        "00000": None,
+        "00000-1234": None,
+        "1000": None,
+        "10001-12": None,
+        "1000A": None,
+        "１０００１": None,
+    }
+    rows = _parse_all(spark, list(cases))
+    assert [row["zip"] for row in rows] == list(cases.values())
 
 
 def _reference_address(raw: str | None, abbreviations: dict[str, str]) -> str | None:
