@@ -23,6 +23,9 @@ Results go to ``bench/results/<timestamp>.json`` and ``.md`` (and ``latest.*``),
 printed. Times exclude process start-up, engine start (a warm-up query runs first) and the first
 Kedro context (one-time imports); peak
 memory is the stage process's maximum resident set, Sail's server included (it runs in-process).
+Each stage also reports the CPU seconds of its timed part (``stage_cpu_seconds``: every thread
+of the process, engine included) and its ratio to the floor's in CPU time (``x floor, CPU``),
+which a noisy shared machine moves less than wall time.
 
     uv run python bench/lakehouse_bench.py                       # 100k, 1M, 5M + forecasting
     uv run python bench/lakehouse_bench.py --sizes 100000 --series 10
@@ -201,6 +204,20 @@ def _spark(time_zone: str | None = None) -> Any:
     return session
 
 
+class _Stopwatch:
+    """Wall and CPU seconds of a block. CPU is every thread of this process (``process_time``):
+    Sail's server and DuckDB run in-process, so it is the engine's work plus the driver's.
+    Steadier than wall time where other tenants take the cores for a while."""
+
+    def __enter__(self) -> _Stopwatch:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._wall
+        self.cpu_seconds = time.process_time() - self._cpu
+
+
 class _SaveTimer:
     """A Kedro hook that times the saves of some datasets (seconds, by dataset name)."""
 
@@ -223,7 +240,7 @@ class _SaveTimer:
 
 def _run_pipeline(
     name: str, params: dict[str, Any] | None = None, timer: _SaveTimer | None = None
-) -> float:
+) -> _Stopwatch:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
@@ -237,11 +254,15 @@ def _run_pipeline(
         session.load_context()
         if timer is not None:
             session._hook_manager.register(timer)
-        started = time.perf_counter()
-        session.run(pipeline_names=[name])
-        seconds = time.perf_counter() - started
+        with _Stopwatch() as clock:
+            session.run(pipeline_names=[name])
     engine.stop_spark()
-    return seconds
+    return clock
+
+
+def _times(clock: _Stopwatch) -> dict[str, float]:
+    """A stage's timed part: wall seconds and the CPU seconds it used (``stage_cpu_seconds``)."""
+    return {"seconds": clock.seconds, "stage_cpu_seconds": round(clock.cpu_seconds, 2)}
 
 
 def _delta_rows(path: Path) -> int:
@@ -268,20 +289,19 @@ def _landing_files(data_root: Path, dataset: str = "nyc311") -> list[str]:
 
 def worker_landing(data_root: Path, size: int) -> dict[str, Any]:
     scale = size / SAMPLE_ROWS_AT_SCALE_1
-    seconds = _run_pipeline("ingestion", {"nyc311": {"ingestion": {"sample_scale": scale}}})
-    return {"seconds": seconds, "rows": _landing_rows(data_root), "scale": round(scale, 4)}
+    clock = _run_pipeline("ingestion", {"nyc311": {"ingestion": {"sample_scale": scale}}})
+    return {**_times(clock), "rows": _landing_rows(data_root), "scale": round(scale, 4)}
 
 
 def worker_io_floor(data_root: Path) -> dict[str, Any]:
     spark = _spark()
     files = _landing_files(data_root)
     target = data_root.parent / "io_floor_delta"
-    started = time.perf_counter()
-    spark.read.parquet(*files).write.format("delta").mode("overwrite").save(str(target))
-    seconds = time.perf_counter() - started
+    with _Stopwatch() as clock:
+        spark.read.parquet(*files).write.format("delta").mode("overwrite").save(str(target))
     rows = _delta_rows(target)
     shutil.rmtree(target, ignore_errors=True)
-    return {"seconds": seconds, "rows": rows}
+    return {**_times(clock), "rows": rows}
 
 
 def worker_pipeline(data_root: Path, stage: str) -> dict[str, Any]:
@@ -290,8 +310,7 @@ def worker_pipeline(data_root: Path, stage: str) -> dict[str, Any]:
     else:
         upstream = {"silver": "bronze", "gold": "silver"}[stage]
         rows_in = _delta_rows(data_root / upstream / "nyc311_service_requests")
-    seconds = _run_pipeline(stage)
-    return {"seconds": seconds, "rows": rows_in}
+    return {**_times(_run_pipeline(stage)), "rows": rows_in}
 
 
 def _output_fingerprint(path: Path) -> dict[str, Any]:
@@ -321,16 +340,15 @@ def worker_sail_sql(data_root: Path, wide: bool) -> dict[str, Any]:
     # York time a closed date in the repeated hour of a DST change compares differently).
     spark = _spark(time_zone="UTC")
     target = data_root.parent / "sail_sql_delta"
-    started = time.perf_counter()
-    spark.read.parquet(*_landing_files(data_root)).createOrReplaceTempView("landing_311")
-    if wide:
-        frame = spark.sql(wide_core_sql("landing_311"))
-    else:
-        sql = CORE_SILVER_SQL.format(source="landing_311").replace(" EXCLUDE (version_rank)", "")
-        frame = spark.sql(sql).drop("version_rank")
-    frame.write.format("delta").mode("overwrite").save(str(target))
-    seconds = time.perf_counter() - started
-    result = {"seconds": seconds, "rows": _delta_rows(target)}
+    with _Stopwatch() as clock:
+        spark.read.parquet(*_landing_files(data_root)).createOrReplaceTempView("landing_311")
+        if wide:
+            frame = spark.sql(wide_core_sql("landing_311"))
+        else:
+            sql = CORE_SILVER_SQL.format(source="landing_311")
+            frame = spark.sql(sql.replace(" EXCLUDE (version_rank)", "")).drop("version_rank")
+        frame.write.format("delta").mode("overwrite").save(str(target))
+    result = {**_times(clock), "rows": _delta_rows(target)}
     if wide:
         result["fingerprint"] = _output_fingerprint(target)
     shutil.rmtree(target, ignore_errors=True)
@@ -356,23 +374,24 @@ def worker_duckdb_sql(data_root: Path, wide: bool) -> dict[str, Any]:
     sql = wide_core_sql("landing_311") if wide else CORE_SILVER_SQL.format(source="landing_311")
     connection = duckdb.connect()
 
-    def write_delta(sql: str) -> float:
-        started = time.perf_counter()
-        relation = connection.read_parquet(files, union_by_name=True)
-        connection.register("landing_311", relation)
-        connection.execute(
-            f"COPY ({sql}) TO '{target}' "
-            "(FORMAT parquet, COMPRESSION snappy, PER_THREAD_OUTPUT true)"
-        )
-        convert_to_deltalake(str(target))
-        return time.perf_counter() - started
+    def write_delta(sql: str) -> _Stopwatch:
+        with _Stopwatch() as clock:
+            relation = connection.read_parquet(files, union_by_name=True)
+            connection.register("landing_311", relation)
+            connection.execute(
+                f"COPY ({sql}) TO '{target}' "
+                "(FORMAT parquet, COMPRESSION snappy, PER_THREAD_OUTPUT true)"
+            )
+            convert_to_deltalake(str(target))
+        return clock
 
-    result = {"seconds": write_delta(sql), "rows": _delta_rows(target)}
+    result = {**_times(write_delta(sql)), "rows": _delta_rows(target)}
     if wide:
         result["fingerprint"] = _output_fingerprint(target)
     shutil.rmtree(target, ignore_errors=True)
     if not wide:
-        result["no_dedup_seconds"] = write_delta(CORE_NO_DEDUP_SQL.format(source="landing_311"))
+        clock = write_delta(CORE_NO_DEDUP_SQL.format(source="landing_311"))
+        result["no_dedup_seconds"] = clock.seconds
         result["no_dedup_rows"] = _delta_rows(target)
         shutil.rmtree(target, ignore_errors=True)
     return result
@@ -418,13 +437,13 @@ def land_increment(data_root: Path) -> dict[str, int]:
 
 def worker_silver_increment(data_root: Path) -> dict[str, Any]:
     landed = land_increment(data_root)
-    bronze_seconds = _run_pipeline("bronze")
+    bronze_seconds = _run_pipeline("bronze").seconds
     silver_rows = _delta_rows(data_root / "silver" / "nyc311_service_requests")
     table = "silver.nyc311_service_requests"
     timer = _SaveTimer([table])
-    seconds = _run_pipeline("silver", timer=timer)
+    clock = _run_pipeline("silver", timer=timer)
     return {
-        "seconds": seconds,
+        **_times(clock),
         # the upsert itself: the save of the silver table (stage, rank, merge)
         "upsert_seconds": timer.seconds[table],
         "rows": landed["rows"],
@@ -603,9 +622,13 @@ def derive(size_result: dict[str, Any]) -> dict[str, Any]:
     floor = stages["io_floor"]
     floor_per_row = floor["seconds"] / floor["rows"]
     derived: dict[str, Any] = {}
+    floor_cpu_per_row = floor["stage_cpu_seconds"] / floor["rows"]
     for name, stage in stages.items():
         if name in ("landing", "bronze", "silver", "gold", "sail_core", "sail_wide"):
             derived[f"{name}_x_floor"] = round(stage["seconds"] / stage["rows"] / floor_per_row, 2)
+            # the same ratio in CPU time, which other tenants of a shared machine move less
+            cpu_per_row = stage["stage_cpu_seconds"] / stage["rows"]
+            derived[f"{name}_x_floor_cpu"] = round(cpu_per_row / floor_cpu_per_row, 2)
     landed = stages["landing"]["rows"]
     to_silver = sum(stages[s]["seconds"] for s in ("landing", "bronze", "silver"))
     derived["landing_to_silver_rows_per_s"] = round(landed / to_silver)
@@ -634,8 +657,10 @@ def derive(size_result: dict[str, Any]) -> dict[str, Any]:
 def markdown(results: dict[str, Any]) -> str:
     """The results as markdown tables (what ``make bench`` prints)."""
     repeated = any(size_result.get("repeat", 1) > 1 for size_result in results["sizes"])
-    header = "| 311 rows | stage | wall s | rows/s | x I/O floor | peak RSS MB |"
-    rule = "|---:|---|---:|---:|---:|---:|"
+    header = (
+        "| 311 rows | stage | wall s | rows/s | x I/O floor | CPU s | x floor, CPU | peak RSS MB |"
+    )
+    rule = "|---:|---|---:|---:|---:|---:|---:|---:|"
     lines = [
         f"Benchmark {results['started_at']} on {results['machine']['cpus']} CPUs, "
         f"Python {results['machine']['python']}, Sail (embedded), local Delta"
@@ -653,13 +678,16 @@ def markdown(results: dict[str, Any]) -> str:
         for name, stage in size_result["stages"].items():
             if name == "silver_increment":
                 continue
-            ratio = derived.get(f"{name}_x_floor", 1.0 if name == "io_floor" else None)
+            floor_ratio = 1.0 if name == "io_floor" else None
+            ratio = derived.get(f"{name}_x_floor", floor_ratio)
+            cpu_ratio = derived.get(f"{name}_x_floor_cpu", floor_ratio)
             runs = ", ".join(f"{seconds:.2f}" for seconds in stage.get("runs_seconds", []))
             lines.append(
                 f"| {size_result['size']:,} | {name} | {stage['seconds']:.2f} | "
                 f"{stage['rows'] / stage['seconds']:,.0f} | "
-                f"{'' if ratio is None else f'{ratio:.2f}'} | {stage['peak_rss_mb']:,.0f} |"
-                + (f" {runs} |" if repeated else "")
+                f"{'' if ratio is None else f'{ratio:.2f}'} | {stage['stage_cpu_seconds']:.1f} | "
+                f"{'' if cpu_ratio is None else f'{cpu_ratio:.2f}'} | "
+                f"{stage['peak_rss_mb']:,.0f} |" + (f" {runs} |" if repeated else "")
             )
     lines += [
         "",

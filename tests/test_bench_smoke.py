@@ -83,6 +83,16 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert 0 < new_rows <= increment["rows"] - increment["updates"]
     assert 0 < increment["upsert_seconds"] < increment["seconds"]  # one save of the run
     assert all(stage["seconds"] > 0 and stage["peak_rss_mb"] > 100 for stage in stages.values())
+    # the timed part's CPU time: some, and less than its whole process used (start-up aside)
+    for name, stage in stages.items():
+        assert 0 < stage["stage_cpu_seconds"] < stage["cpu_seconds"], name
+    derived = size["derived"]
+    assert derived["silver_x_floor_cpu"] == round(
+        stages["silver"]["stage_cpu_seconds"]
+        / stages["silver"]["rows"]
+        / (stages["io_floor"]["stage_cpu_seconds"] / stages["io_floor"]["rows"]),
+        2,
+    )
     assert size["derived"]["landing_to_silver_rows_per_s"] > 0
     assert (
         size["derived"]["landing_zone_to_silver_rows_per_s"]
@@ -92,6 +102,9 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert forecast["series"] == 2 and forecast["seconds"] > 0
     table = (results_dir / "latest.md").read_text()
     assert "| 15,000 | silver |" in table and "landing -> silver rows/s" in table
+    assert "| x I/O floor | CPU s | x floor, CPU |" in table
+    silver_row = next(line for line in table.splitlines() if line.startswith("| 15,000 | silver |"))
+    assert f"| {derived['silver_x_floor_cpu']:.2f} |" in silver_row
     assert "| 15,000 | duckdb_wide |" in table and "silver pipeline / DuckDB wide" in table
     assert "| upsert s | silver run s |" in table
     assert "| 311 rows | core s, Sail / DuckDB | without its dedup s |" in table
