@@ -17,6 +17,8 @@ later reference, so parsers that nest or repeat themselves make plans grow multi
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -144,13 +146,15 @@ def parse_errors(pairs: Mapping[str, tuple[Column, Column]]) -> Column:
     """Names of the fields that had a value but parsed to null: ``{name: (raw, parsed)}``."""
     from pyspark.sql import functions as F
 
+    empty = F.array().cast("array<string>")
     if not pairs:
-        return F.array().cast("array<string>")
-    flags = [
-        F.when(raw.isNotNull() & parsed.isNull(), F.lit(name))
-        for name, (raw, parsed) in pairs.items()
-    ]
-    return F.array_compact(F.array(*flags))
+        return empty
+    failed = {name: raw.isNotNull() & parsed.isNull() for name, (raw, parsed) in pairs.items()}
+    names = F.array_compact(F.array(*[F.when(c, F.lit(name)) for name, c in failed.items()]))
+    any_failed = functools.reduce(operator.or_, failed.values())
+    # The array only on the rows where a field failed (few): building and compacting one per
+    # row cost 0.4 of the 15 CPU seconds of silver's 5M-row pass.
+    return F.when(any_failed, names).otherwise(empty)
 
 
 # Re-exported: silver was the first to need it; every layer uses nyc_lakehouse.timezones.
