@@ -109,6 +109,12 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert "| upsert s | silver run s |" in table
     assert "| 311 rows | core s, Sail / DuckDB | without its dedup s |" in table
     assert table in completed.stdout
+    assert "Targets at 15,000 rows (the targets are set at 5,000,000 rows" in table
+    assert len(results["targets"]["checks"]) == 6 and results["targets"]["size"] == 15_000
+    assert table.rstrip().endswith(
+        f"| {results['targets']['checks'][-1]['measured']} | "
+        f"{'yes' if results['targets']['checks'][-1]['met'] else '**no**'} |"
+    )
     assert not work_dir.joinpath("rows_15000").exists()  # the work lakehouse is cleaned up
 
 
@@ -181,3 +187,70 @@ def test_repeated_stages_each_run_on_the_same_input(tmp_path):
     table = (results_dir / "latest.md").read_text()
     assert "median run" in table and "| runs s |" in table
     assert "(run 2 of 2)" in completed.stdout
+
+
+def _results_meeting_every_target() -> dict:
+    """Two sizes whose figures meet every target, as ``main`` collects them."""
+
+    def size(rows: int, target_rows: int, upsert: float) -> dict:
+        stages = {
+            name: {"peak_rss_mb": 2_000.0} for name in ("landing", "bronze", "silver", "gold")
+        }
+        stages["silver_increment"] = {"upsert_seconds": upsert, "target_rows": target_rows}
+        derived = {
+            "landing_zone_to_silver_rows_per_s": 260_000,
+            "landing_x_floor": 2.5,
+            "bronze_x_floor": 0.15,
+            "silver_x_floor": 2.55,
+            "gold_x_floor": 1.36,
+            "silver_pipeline_vs_duckdb_wide": 0.81,
+            "sail_wide_vs_duckdb": 1.25,
+        }
+        return {"size": rows, "stages": stages, "derived": derived}
+
+    return {"sizes": [size(5_000_000, 4_842_629, 0.34), size(100_000, 96_938, 0.22)]}
+
+
+def test_the_targets_are_judged_at_the_largest_size_and_each_can_fail():
+    bench = _bench_module()
+    results = _results_meeting_every_target()
+    judged = bench.judge_targets(results)
+    assert judged["size"] == 5_000_000 and judged["at_target_size"] is True
+    assert [c["met"] for c in judged["checks"]] == [True] * 6
+    assert judged["checks"][2]["measured"].endswith("silver 2.55x, gold 1.36x (highest: silver)")
+    assert judged["checks"][4]["measured"] == "0.22 / 0.34 s (1.5x)"
+
+    def largest(r: dict) -> dict:
+        return r["sizes"][0]
+
+    misses = {
+        0: lambda r: largest(r)["derived"].update(landing_zone_to_silver_rows_per_s=149_999),
+        1: lambda r: largest(r)["stages"]["gold"].update(peak_rss_mb=8 * 1024 + 1),
+        2: lambda r: largest(r)["derived"].update(gold_x_floor=3.01),
+        3: lambda r: [  # 2 s is over, though flat (from 0.7 s)
+            largest(r)["stages"]["silver_increment"].update(upsert_seconds=2.0),
+            r["sizes"][1]["stages"]["silver_increment"].update(upsert_seconds=0.7),
+        ],
+        4: lambda r: r["sizes"][1]["stages"]["silver_increment"].update(upsert_seconds=0.1),
+        5: lambda r: largest(r)["derived"].update(silver_pipeline_vs_duckdb_wide=1.01),
+    }
+    for index, miss in misses.items():
+        results = _results_meeting_every_target()
+        miss(results)
+        met = [c["met"] for c in bench.judge_targets(results)["checks"]]
+        assert met == [i != index for i in range(6)], (index, met)
+
+
+def test_targets_without_duckdb_or_below_the_target_size_say_so():
+    bench = _bench_module()
+    results = _results_meeting_every_target()
+    results["sizes"] = [results["sizes"][1]]  # 100k rows only
+    del results["sizes"][0]["derived"]["silver_pipeline_vs_duckdb_wide"]
+    judged = bench.judge_targets(results)
+    assert judged["at_target_size"] is False
+    met = {c["target"]: c["met"] for c in judged["checks"]}
+    assert met["silver pipeline at least as fast as DuckDB on the same transform"] is None
+    assert sum(v is None for v in met.values()) == 2  # and flatness needs two sizes
+    table = "\n".join(bench.targets_markdown(judged))
+    assert "Targets at 100,000 rows (the targets are set at 5,000,000 rows" in table
+    assert "| not run (--no-duckdb) | n/a |" in table
