@@ -254,3 +254,15 @@ def test_targets_without_duckdb_or_below_the_target_size_say_so():
     table = "\n".join(bench.targets_markdown(judged))
     assert "Targets at 100,000 rows (the targets are set at 5,000,000 rows" in table
     assert "| not run (--no-duckdb) | n/a |" in table
+
+
+def test_targets_on_another_core_count_say_so():
+    bench = _bench_module()
+    results = _results_meeting_every_target()
+    results["machine"] = {"cpus": 8}
+    header = bench.targets_markdown(bench.judge_targets(results))[0]
+    assert (
+        header == "Targets at 5,000,000 rows (the targets are set for 2 cores; this machine has 8):"
+    )
+    results["machine"] = {"cpus": 2}
+    assert bench.targets_markdown(bench.judge_targets(results))[0] == "Targets at 5,000,000 rows:"
