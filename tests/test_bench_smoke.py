@@ -251,6 +251,7 @@ def test_targets_without_duckdb_or_below_the_target_size_say_so():
     met = {c["target"]: c["met"] for c in judged["checks"]}
     assert met["silver pipeline at least as fast as DuckDB on the same transform"] is None
     assert sum(v is None for v in met.values()) == 2  # and flatness needs two sizes
+    assert judged["checks"][4]["measured"] == "0.22 s (one table size: run two)"
     table = "\n".join(bench.targets_markdown(judged))
     assert "Targets at 100,000 rows (the targets are set at 5,000,000 rows" in table
     assert "| not run (--no-duckdb) | n/a |" in table
