@@ -51,6 +51,10 @@ def _parse_all(spark, values: list[str | None]) -> list[dict]:
     cleaned = parsers.clean_string(F.col("raw"))
     columns = [F.col("i"), cleaned.alias("cleaned")]
     columns += [parse(cleaned).alias(name) for name, parse in PARSERS.items()]
+    # Silver passes clean_string's output with trimmed=True: it must change nothing there.
+    columns += [
+        parse(cleaned, trimmed=True).alias(f"{name}_trimmed") for name, parse in PARSERS.items()
+    ]
     parsed = df.select(*columns)
     flags = parsers.parse_errors({name: (F.col("cleaned"), F.col(name)) for name in PARSERS})
     rows = parsed.select("*", flags.alias("errors")).orderBy("i").collect()
@@ -99,6 +103,7 @@ def _standardize_all(spark, values: list[str | None]) -> list[dict]:
 
 def _assert_value_or_flag(row: dict) -> None:
     for name in PARSERS:
+        assert row[f"{name}_trimmed"] == row[name], (name, row)
         if row[name] is None and row["cleaned"] is not None:
             assert name in row["errors"], (name, row)
         else:

@@ -213,13 +213,13 @@ def clean_311_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
     for name in kept:
         raw = F.col(name)
         if name == "unique_key":
-            parsed = parsers.parse_bigint(raw)
+            parsed = parsers.parse_bigint(raw, trimmed=True)
         elif name in NYC311_TIMESTAMP_FIELDS:
-            parsed = parsers.parse_timestamp(raw)
+            parsed = parsers.parse_timestamp(raw, trimmed=True)
         elif name in NYC311_DOUBLE_FIELDS:
-            parsed = parsers.parse_double(raw)
+            parsed = parsers.parse_double(raw, trimmed=True)
         elif name == "incident_zip":
-            parsed = parsers.parse_zip(raw)
+            parsed = parsers.parse_zip(raw, trimmed=True)
         elif name in NYC311_UPPER_FIELDS:
             parsed = F.upper(raw)
         else:
@@ -231,7 +231,9 @@ def clean_311_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
         F.col("unique_key").alias("source_unique_key"),
         *[F.col(f).alias(f"_raw_{f}") for f in checked_fields],
         F.col("_socrata_updated_at").alias("_raw__socrata_updated_at"),
-        parsers.parse_timestamp(F.col("_socrata_updated_at")).alias("_socrata_updated_at"),
+        parsers.parse_timestamp(F.col("_socrata_updated_at"), trimmed=True).alias(
+            "_socrata_updated_at"
+        ),
         "_socrata_id",
         "_ingested_at",
         "_source_file",
@@ -966,11 +968,14 @@ def finalize_311(enriched: DataFrame, run: Mapping[str, Any]) -> DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def duration_seconds(raw: Column, field: str, minute_prefixes: Sequence[str]) -> Column:
-    """A duration in seconds: ``Average ...`` columns are minutes (x 60), the others seconds."""
+def duration_seconds(
+    raw: Column, field: str, minute_prefixes: Sequence[str], *, trimmed: bool = False
+) -> Column:
+    """A duration in seconds: ``Average ...`` columns are minutes (x 60), the others seconds
+    (``trimmed``: ``raw`` is already trimmed, as ``clean_string`` leaves it)."""
     from pyspark.sql import functions as F
 
-    value = parsers.parse_double_with_separators(raw)
+    value = parsers.parse_double_with_separators(raw, trimmed=trimmed)
     if any(field.startswith(prefix) for prefix in minute_prefixes):
         return (value * F.lit(60.0)).cast("double")
     return value
@@ -1010,15 +1015,19 @@ def clean_911_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
     )
     durations = {f: f"{f}_seconds" for f in NYC911_DURATION_FIELDS}
     typed = cleaned.select(
-        parsers.parse_date(F.col("week_start_date")).alias("week_start_date"),
+        parsers.parse_date(F.col("week_start_date"), trimmed=True).alias("week_start_date"),
         normalize_agency(F.col("agency"), params.get("agency_aliases", {})).alias("agency"),
         F.regexp_replace(F.col("final_incident_type"), "\\s+", " ").alias("incident_type"),
-        parsers.parse_bigint(F.col("of_incidents_calculated")).alias("incident_count"),
+        parsers.parse_bigint(F.col("of_incidents_calculated"), trimmed=True).alias(
+            "incident_count"
+        ),
         *[
-            duration_seconds(F.col(field), field, minute_prefixes).alias(name)
+            duration_seconds(F.col(field), field, minute_prefixes, trimmed=True).alias(name)
             for field, name in durations.items()
         ],
-        parsers.parse_timestamp(F.col("_socrata_updated_at")).alias("_socrata_updated_at"),
+        parsers.parse_timestamp(F.col("_socrata_updated_at"), trimmed=True).alias(
+            "_socrata_updated_at"
+        ),
         *[
             F.col(f).alias(f"_raw_{f}")
             for f in ("week_start_date", "of_incidents_calculated", "_socrata_updated_at")
