@@ -25,10 +25,16 @@ every layer within 3x the I/O floor, a 10k-row upsert under 2 s and nearly flat,
 pipeline at least as fast as DuckDB's run of the same transform); the verdicts are printed last
 and stored under ``targets`` in the JSON.
 
-Results go to ``bench/results/<timestamp>.json`` and ``.md`` (and ``latest.*``), and the table is
-printed. Times exclude process start-up, engine start (a warm-up query runs first) and the first
-Kedro context (one-time imports); peak
-memory is the stage process's maximum resident set, Sail's server included (it runs in-process).
+Each run is compared with the committed reference run, ``bench/baseline.json`` (the run the docs
+quote), at the sizes both ran: silver's ratio to the floor, throughput, peak memory, the upsert.
+``--save-baseline`` makes this run the new baseline (commit it with the docs that quote it);
+``--show FILE`` prints the tables of a stored run, e.g. ``--show bench/baseline.json``.
+
+Results go to ``bench/results/<timestamp>.json`` and ``.md`` (and ``latest.*``; the folder is
+created when missing and is git-ignored), and the tables are printed. Times exclude process
+start-up, engine start (a warm-up query runs first) and the first Kedro context (one-time
+imports); peak memory is the stage process's maximum resident set, Sail's server included (it
+runs in-process).
 Each stage also reports the CPU seconds of its timed part (``stage_cpu_seconds``: every thread
 of the process, engine included) and its ratio to the floor's in CPU time (``x floor, CPU``),
 which a noisy shared machine moves less than wall time.
@@ -36,6 +42,8 @@ which a noisy shared machine moves less than wall time.
     uv run python bench/lakehouse_bench.py                       # 100k, 1M, 5M + forecasting
     uv run python bench/lakehouse_bench.py --sizes 100000 --series 10
     uv run python bench/lakehouse_bench.py --sizes 5000000 --series "" --repeat 3   # medians
+    uv run python bench/lakehouse_bench.py --save-baseline      # a whole run, the new baseline
+    uv run python bench/lakehouse_bench.py --show bench/baseline.json
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +65,7 @@ from kedro.framework.hooks import hook_impl
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+BASELINE_PATH = PROJECT_ROOT / "bench" / "baseline.json"
 WORK_DIR = PROJECT_ROOT / "bench" / ".work"
 DEFAULT_SIZES = (100_000, 1_000_000, 5_000_000)
 DEFAULT_SERIES = (10, 50, 200)
@@ -256,7 +265,7 @@ def _run_pipeline(
     _spark()
     with KedroSession.create(project_path=PROJECT_ROOT, runtime_params=params or {}) as session:
         # Start-up, like the engine's: the first context pays one-time imports (kedro-mlflow
-        # loads MLflow's SQL tracking store, about 0.7 s per process); run() builds its own.
+        # loads MLflow's SQL tracking store once per process); run() builds its own.
         session.load_context()
         if timer is not None:
             session._hook_manager.register(timer)
@@ -371,7 +380,7 @@ def worker_sail_sql(data_root: Path, wide: bool) -> dict[str, Any]:
 def worker_duckdb_sql(data_root: Path, wide: bool) -> dict[str, Any]:
     """DuckDB's fastest way to a Delta table that we found: its own parallel Parquet writer,
     committed by delta-rs (``convert_to_deltalake``), as silver's first load does with Sail.
-    At 5M rows, wide: 16.0-17.6 s, against 20.7-24.8 s through delta-rs's writer."""
+    Writing through delta-rs's writer instead is slower, so it would understate DuckDB."""
     import duckdb
     from deltalake import convert_to_deltalake
 
@@ -752,8 +761,70 @@ def targets_markdown(judged: dict[str, Any]) -> list[str]:
     return lines
 
 
-def markdown(results: dict[str, Any]) -> str:
-    """The results as markdown tables (what ``make bench`` prints)."""
+# The figures a run is compared on with the baseline, by size: (label, how to read one size).
+BASELINE_FIGURES: tuple[tuple[str, Callable[[dict[str, Any]], float]], ...] = (
+    ("silver x I/O floor", lambda r: r["derived"]["silver_x_floor"]),
+    ("silver x floor, CPU", lambda r: r["derived"]["silver_x_floor_cpu"]),
+    ("landing zone -> silver rows/s", lambda r: r["derived"]["landing_zone_to_silver_rows_per_s"]),
+    ("landing -> silver rows/s", lambda r: r["derived"]["landing_to_silver_rows_per_s"]),
+    ("peak RSS MB, landing -> silver", lambda r: r["derived"]["landing_to_silver_peak_rss_mb"]),
+    ("silver s", lambda r: r["stages"]["silver"]["seconds"]),
+    ("10k-row upsert s", lambda r: r["stages"]["silver_increment"]["upsert_seconds"]),
+    ("silver pipeline / DuckDB wide", lambda r: r["derived"]["silver_pipeline_vs_duckdb_wide"]),
+)
+
+
+def load_baseline(path: Path) -> dict[str, Any] | None:
+    """The stored baseline run, or None where there is none (or it is not a run's JSON)."""
+    try:
+        baseline = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return baseline if isinstance(baseline, dict) and "sizes" in baseline else None
+
+
+def baseline_markdown(
+    results: dict[str, Any], baseline: dict[str, Any] | None, label: str
+) -> list[str]:
+    """This run's headline figures beside the baseline's, at every size both ran."""
+    if baseline is None:
+        return [f"No baseline at {label}: `--save-baseline` makes a run the baseline."]
+    ours = {r["size"]: r for r in results["sizes"]}
+    theirs = {r["size"]: r for r in baseline["sizes"]}
+    common = sorted(ours.keys() & theirs.keys())
+    machine = baseline.get("machine", {})
+    heading = f"Against the baseline ({label}, run {baseline.get('started_at')}"
+    heading += f" on {machine.get('cpus')} CPUs)"
+    if machine.get("cpus") != results.get("machine", {}).get("cpus"):
+        heading += " (another core count: read the ratios to the floor, not the seconds)"
+    if not common:
+        sizes = ", ".join(f"{size:,}" for size in sorted(theirs))
+        return [f"{heading}: no size in common (the baseline ran {sizes} rows)."]
+    lines = [
+        f"{heading}:",
+        "",
+        "| 311 rows | figure | baseline | this run | this run / baseline |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for size in common:
+        for name, read in BASELINE_FIGURES:
+            try:
+                before, now = read(theirs[size]), read(ours[size])
+            except KeyError:  # e.g. a run without DuckDB
+                continue
+            ratio = f"{now / before:.2f}" if before else ""
+            lines.append(f"| {size:,} | {name} | {_figure(before)} | {_figure(now)} | {ratio} |")
+    return lines
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
+
+
+def markdown(results: dict[str, Any], against_baseline: Sequence[str] = ()) -> str:
+    """The results as markdown tables (what ``make bench`` prints): the comparison with the
+    baseline (``against_baseline``, from :func:`baseline_markdown`), if given, comes just before
+    the verdicts, which come last."""
     repeated = any(size_result.get("repeat", 1) > 1 for size_result in results["sizes"])
     header = (
         "| 311 rows | stage | wall s | rows/s | x I/O floor | CPU s | x floor, CPU | peak RSS MB |"
@@ -836,6 +907,8 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {fc['series']} | {fc['seconds']:.1f} | {fc['series'] / fc['seconds']:.2f} |"
             )
+    if against_baseline:
+        lines += ["", *against_baseline]
     lines += ["", *targets_markdown(judge_targets(results))]
     return "\n".join(lines) + "\n"
 
@@ -863,9 +936,32 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--work-dir", type=Path, default=WORK_DIR)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=BASELINE_PATH,
+        help="the reference run to compare with (default bench/baseline.json)",
+    )
+    parser.add_argument(
+        "--save-baseline",
+        action="store_true",
+        help="make this run the baseline (write its JSON to --baseline); promote a whole run",
+    )
+    parser.add_argument(
+        "--show",
+        type=Path,
+        metavar="RUN_JSON",
+        help="print the tables of a stored run (e.g. bench/baseline.json) and run nothing",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, not {args.repeat}")
+    if args.show is not None:
+        stored = load_baseline(args.show)
+        if stored is None:
+            parser.error(f"--show: {args.show} is not a stored benchmark run")
+        print(markdown(stored), end="")
+        return stored
 
     started = datetime.now(UTC)
     results: dict[str, Any] = {
@@ -893,15 +989,29 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     results["seconds_total"] = round((datetime.now(UTC) - started).total_seconds(), 1)
     results["targets"] = judge_targets(results)
 
-    table = markdown(results)
+    label = _display_path(args.baseline)
+    table = markdown(results, baseline_markdown(results, load_baseline(args.baseline), label))
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    stored = json.dumps(results, indent=2) + "\n"
     for name in (stamp, "latest"):
-        (args.results_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+        (args.results_dir / f"{name}.json").write_text(stored)
         (args.results_dir / f"{name}.md").write_text(table)
     print("\n" + table)
     print(f"Results: {args.results_dir / (stamp + '.json')} and .md")
+    if args.save_baseline:
+        args.baseline.parent.mkdir(parents=True, exist_ok=True)
+        args.baseline.write_text(stored)
+        print(f"Baseline: {label} is now this run ({results['started_at']})")
     return results
+
+
+def _display_path(path: Path) -> str:
+    """``path`` relative to the project where it is inside it (as the docs name it)."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

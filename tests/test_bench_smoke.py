@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BASELINE = PROJECT_ROOT / "bench" / "baseline.json"
 
 pytestmark = pytest.mark.slow
 
 
 def _run_bench(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess, Path, Path]:
-    """The benchmark script at 15,000 rows with ``options``; its output, results and work dirs."""
-    results_dir, work_dir = tmp_path / "results", tmp_path / "work"
+    """The benchmark script at 15,000 rows with ``options``; its output, results and work dirs.
+
+    The results folder does not exist yet, as on a fresh clone (where it is git-ignored)."""
+    results_dir, work_dir = tmp_path / "fresh" / "bench" / "results", tmp_path / "work"
     completed = subprocess.run(
         [
             sys.executable,
@@ -39,8 +44,19 @@ def _run_bench(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProce
 
 
 def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
-    completed, results_dir, work_dir = _run_bench(tmp_path, "--series", "2")
+    baseline = tmp_path / "baseline.json"
+    completed, results_dir, work_dir = _run_bench(
+        tmp_path, "--series", "2", "--baseline", str(baseline), "--save-baseline"
+    )
     results = json.loads((results_dir / "latest.json").read_text())
+    stamp = datetime.fromisoformat(results["started_at"]).strftime("%Y%m%dT%H%M%SZ")
+    assert (results_dir / f"{stamp}.json").read_text() == (results_dir / "latest.json").read_text()
+    # --save-baseline: this run is the baseline now (there was none to compare with)
+    assert json.loads(baseline.read_text()) == results
+    assert f"No baseline at {baseline}: `--save-baseline` makes a run the baseline." in (
+        completed.stdout
+    )
+    assert f"Baseline: {baseline} is now this run" in completed.stdout
     (size,) = results["sizes"]
     stages = size["stages"]
     assert set(stages) == {
@@ -187,6 +203,9 @@ def test_repeated_stages_each_run_on_the_same_input(tmp_path):
     table = (results_dir / "latest.md").read_text()
     assert "median run" in table and "| runs s |" in table
     assert "(run 2 of 2)" in completed.stdout
+    # by default the run is compared with the committed baseline (which ran other sizes)
+    assert "Against the baseline (bench/baseline.json, run " in table
+    assert "no size in common" in table
 
 
 def _results_meeting_every_target() -> dict:
@@ -267,3 +286,61 @@ def test_targets_on_another_core_count_say_so():
     )
     results["machine"] = {"cpus": 2}
     assert bench.targets_markdown(bench.judge_targets(results))[0] == "Targets at 5,000,000 rows:"
+
+
+def test_the_committed_baseline_is_a_whole_run_and_its_tables_render(capsys):
+    bench = _bench_module()
+    stored = bench.main(["--show", str(BASELINE)])
+    # the reference the docs quote: every default size and series, DuckDB included
+    assert [r["size"] for r in stored["sizes"]] == list(bench.DEFAULT_SIZES)
+    assert [f["series"] for f in stored["forecasting"]] == list(bench.DEFAULT_SERIES)
+    assert all(set(bench.ENGINE_STAGES) <= set(r["stages"]) for r in stored["sizes"])
+    assert stored["machine"]["cpus"] and stored["machine"]["platform"]
+    judged = bench.judge_targets(stored)
+    assert judged["at_target_size"] and stored["targets"] == judged
+    printed = capsys.readouterr().out
+    assert printed == bench.markdown(stored)
+    assert printed.startswith(f"Benchmark {stored['started_at']} on ")
+    assert "Against the baseline" not in printed  # a stored run is shown as it was run
+
+
+def test_a_run_is_compared_with_the_baseline_at_the_sizes_both_ran():
+    bench = _bench_module()
+    baseline = json.loads(BASELINE.read_text())
+    results = copy.deepcopy(baseline)
+    largest = results["sizes"][-1]
+    largest["derived"]["silver_x_floor"] = 2 * baseline["sizes"][-1]["derived"]["silver_x_floor"]
+    del largest["derived"]["silver_pipeline_vs_duckdb_wide"]  # as a run with --no-duckdb
+    results["sizes"] = [results["sizes"][0], largest, {**largest, "size": 7}]  # 7: not in it
+    lines = bench.baseline_markdown(results, baseline, "bench/baseline.json")
+    assert lines[0] == (
+        f"Against the baseline (bench/baseline.json, run {baseline['started_at']} on "
+        f"{baseline['machine']['cpus']} CPUs):"
+    )
+    rows = [line for line in lines if line.startswith("| ")][1:]
+    sizes = [size["size"] for size in baseline["sizes"]]
+    assert {row.split(" | ")[0] for row in rows} == {f"| {sizes[0]:,}", f"| {sizes[-1]:,}"}
+    silver = baseline["sizes"][-1]["derived"]["silver_x_floor"]
+    assert (
+        f"| {sizes[-1]:,} | silver x I/O floor | {silver:.2f} | {2 * silver:.2f} | 2.00 |" in rows
+    )
+    unchanged = [row for row in rows if row.startswith(f"| {sizes[0]:,} |")]
+    assert len(unchanged) == len(bench.BASELINE_FIGURES)
+    assert all(row.endswith("| 1.00 |") for row in unchanged)
+    assert not any("DuckDB" in row for row in rows if row.startswith(f"| {sizes[-1]:,} |"))
+    # another machine: the heading says which figures to read
+    results["machine"] = {**results["machine"], "cpus": 16}
+    assert "another core count" in bench.baseline_markdown(results, baseline, "b.json")[0]
+    # no size in common, or no baseline at all
+    only_seven = {**results, "sizes": [results["sizes"][-1]]}
+    assert bench.baseline_markdown(only_seven, baseline, "b.json")[0].endswith(
+        "no size in common (the baseline ran "
+        + ", ".join(f"{size:,}" for size in sizes)
+        + " rows)."
+    )
+    assert bench.baseline_markdown(results, None, "b.json") == [
+        "No baseline at b.json: `--save-baseline` makes a run the baseline."
+    ]
+    # the comparison comes just before the verdicts, which stay last
+    table = bench.markdown(results, lines)
+    assert table.index(lines[0]) < table.index("Targets at ")
