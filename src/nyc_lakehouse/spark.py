@@ -37,17 +37,16 @@ SAIL_REQUIRED_ENV = {"SAIL_EXECUTION__COLLECT_STATISTICS": "false"}
 
 # Sail's allocator (mimalloc 3) by default backs its arenas with transparent huge pages and
 # returns freed memory with MADV_DONTNEED: every reuse faults again and the kernel zeroes whole
-# 2 MB pages (9% of silver's CPU at 5M rows, README "Performance", fix 20). Regular pages and
-# MADV_FREE (the kernel takes freed pages back only under memory pressure) cut silver's kernel
-# time from 13-18 s to 6-7 s. mimalloc reads them once, when it first allocates (measured: at
-# the server's start, not at the import; set before both to be safe). The user's values win.
+# 2 MB pages, a visible share of silver's CPU on large loads. Regular pages and MADV_FREE (the
+# kernel takes freed pages back only under memory pressure) leave reused memory mapped, so most
+# of that kernel time goes. mimalloc reads them once, when it first allocates (at the server's
+# start, not at the import; set before both to be safe). The user's values win.
 SAIL_ALLOCATOR_DEFAULTS = {"MIMALLOC_ALLOW_THP": "0", "MIMALLOC_PURGE_DECOMMITS": "0"}
 
 # PySpark's Connect client records the caller's file and line on every DataFrame and Column call
 # (it walks the Python stack each time) so that a server can point an error at the code that
-# built the failing expression. Sail puts no call site in its errors (checked), so with Sail the
-# walk is pure cost: 0.22-0.30 s of the first node that builds many columns, and a daily silver
-# run took 1.89-2.14 s with it against 1.53-1.73 s without (README "Performance", fix 21).
+# built the failing expression. Sail puts no call site in its errors, so with Sail the walk is
+# pure cost, paid on every expression a node builds: a large share of a short daily run's time.
 # Remote servers and Databricks report call sites, so they keep it; ``session_conf`` wins.
 SAIL_SESSION_DEFAULTS = {"spark.python.sql.dataFrameDebugging.enabled": "false"}
 

@@ -413,8 +413,8 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
         return append_linked_files(os.path.abspath(path), data)
 
     def _to_spark(self, data: Any) -> DataFrame:
-        # On the class: `schema` on a Spark Connect DataFrame is an analyze round trip (8 per
-        # silver run, 0.15 s of a daily increment's run).
+        # On the class: `schema` on a Spark Connect DataFrame is an analyze round trip to the
+        # server, paid on every save.
         if all(hasattr(type(data), a) for a in ("write", "schema", "toArrow")):
             return data
         module = type(data).__module__
@@ -656,7 +656,7 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
         # cache) and delta-rs then streams it from disk instead of holding it in memory. A source
         # that is already a scan of a persisted table (stage_source: false) is used as it is:
         # deduplication re-reads only its key columns, and a first load or a replay goes
-        # straight to one write (5M silver rows: one 5 s copy less); a merge still stages the
+        # straight to one write, without a copy of the whole table; a merge still stages the
         # batch it hands to delta-rs.
         stagings: list[str] = []  # removed at the end
         source_dir: str | None = None  # the Parquet copy delta-rs merges from
@@ -757,8 +757,8 @@ class DeltaTableDataset(AbstractDataset["DataFrame", "DataFrame"]):
 
         ``save_args.create_via_parquet`` (local engine, local path, new table only). Sail's Delta
         writer sorts the rows by the partition columns and writes them from one stream; its
-        Parquet writer splits them by partition value and writes in parallel: silver 311's first
-        load at 5M rows (48 months) 8.6-8.9 s against 11-14 s. The files are written next to the
+        Parquet writer splits them by partition value and writes in parallel, which is faster
+        for a first load spread over many partitions. The files are written next to the
         table, registered by ``convert_to_deltalake`` (version 0, operation ``CONVERT``) and the
         folder is renamed into place, so a failure leaves no table behind. Returns False (and
         the caller writes through Sail) when the shortcut does not apply: partition values that
@@ -977,9 +977,9 @@ def with_row_hash(data: DataFrame, exclude: Sequence[str] = ()) -> DataFrame:
     A node that persists its output through a dataset with ``save_args.add_row_id`` adds only
     this: the id is added by the dataset as the last step of the write. An id is a volatile
     expression, and a plan that computes one cannot drop the columns a narrow query does not
-    need: counting the keys of silver 311's prepared increment took 13-16 s with the id in the
-    plan and 0.5-0.7 s without it (5M rows). ``exclude`` names columns that vary from run to
-    run (a run's time): hashed, they would let a replay keep a different row of a tie.
+    need, so even counting the keys of a wide table would compute every column. ``exclude``
+    names columns that vary from run to run (a run's time): hashed, they would let a replay
+    keep a different row of a tie.
     """
     return data.withColumn(ROW_HASH_COLUMN, row_hash_expression(data, exclude))
 
@@ -1015,8 +1015,9 @@ def _file_split_column(
     partition values (default 1); every other partition keeps one file. delta-rs rewrites
     every file that holds a row a merge matches, and a daily increment updates recent rows: with
     the latest month split by week, the first merge after a load rewrites a week's file instead
-    of the month's (silver 311). Splitting every partition made Sail's Parquet writer hold four
-    times as many open files (a 5M-row first load 44 s -> 54-59 s, peak 3.1 -> 6.3 GB).
+    of the month's (silver 311). Only the latest partitions are split: splitting every one
+    would make Sail's Parquet writer hold several times as many open files, slowing the first
+    load and multiplying its peak memory.
     """
     from pyspark.sql import functions as F
 
@@ -1052,17 +1053,16 @@ def _flatten_file_split(staging: str) -> None:
 
 # Rows per Parquet row group of a first load written through create_via_parquet. The writer
 # keeps every partition's open row group in memory, and with the default (1M rows) a month's
-# whole file waited there: silver 311 at 5M rows peaked at 3.8 GB and the save took 9.8 s;
-# with 32k rows, 2.5-2.7 GB and 8.5-8.6 s (gold reading the table: no slower).
+# whole file waits there. Small groups bound that memory (and the write gets no slower);
+# readers such as gold are no slower either.
 FIRST_LOAD_ROW_GROUP_ROWS = 32_768
 
 # Bytes a column chunk's dictionary may grow to before the writer falls back to plain encoding.
 # With 32k-row groups the default (1 MB) never fell back: a column of nearly unique values (keys,
 # dates, addresses, coordinates) was dictionary-encoded in full, one hash insert per value, and
 # stored as a dictionary of every value plus an index per row. At 64 KB those columns fall back
-# early while codes (a few hundred values) keep their dictionary. Bronze's 41 columns at 5M rows,
-# written month-partitioned: 9.2-9.4 s instead of 10.8-12.7 s, 842 MB instead of 924 MB, peak
-# 2.5 GB instead of 3.3 GB (README "Performance", fix 25).
+# early while codes (a few hundred values) keep their dictionary: the write is faster, the
+# files smaller and the peak memory lower than with the default.
 FIRST_LOAD_DICTIONARY_PAGE_BYTES = 65_536
 
 
@@ -1096,13 +1096,12 @@ def _latest_per_key_staged(
     Also returns how many rows it drops. Duplicated keys are rare (re-sent versions, the
     incremental overlap), so they are found and ranked on the narrow columns (keys, sequence,
     tiebreaks, row hash and id), and a single join on the row id drops the losing rows. A
-    window over the whole batch sorted every wide row (1M rows: 5.5 s); ranking the repeated
-    keys' wide rows and joining them back read the batch twice (5M rows: 15-18 s for the whole
-    save, against 11 s this way).
+    window over the whole batch would sort every wide row; ranking the repeated keys' wide
+    rows and joining them back would read the batch twice.
 
     With a ``scratch`` folder the losing row ids are written there as a Delta table first: Sail
     ignores broadcast hints, but its planner collects a join side the Delta log says is small
-    instead of shuffling the wide batch against it (5M rows: 9.5 s against 11-12 s).
+    instead of shuffling the wide batch against it.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -1140,8 +1139,7 @@ def _latest_per_key_staged(
         if repeats <= COLLECTED_LOSERS_MAX:
             # Collected, the losing ids become the hash table whichever side they are on, and
             # an anti join passes the kept rows straight through; the outer join below copies
-            # every wide row before its null filter (5M rows, the first-load save: 7.6-8.9 s
-            # against 6.1-6.5 s this way).
+            # every wide row before its null filter.
             kept = staged.join(losers.select(ROW_ID_COLUMN), ROW_ID_COLUMN, "left_anti")
             return kept.select(*staged.columns), repeats
     # Too many to collect (or not stored): shuffled, the side on the left builds the hash table,
