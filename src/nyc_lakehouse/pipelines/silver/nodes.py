@@ -457,17 +457,17 @@ def prepare_311_increment(
     (``dq_warnings``, silver's name) and the run's ``_silver_updated_at``; the catalog
     persists it (``silver.nyc311_increment``) and everything after reads it: the rule counts,
     the quarantine and the merge. One pass over bronze instead of a typed table plus a staged
-    enriched copy (5M rows: 22.5 s -> about 18 s). Pure column expressions only: a filter here
-    would be pushed into the parse expressions and re-run them (measured: a 2.5 s quarantine
-    write took 157 s). The content hash and the row id the catalog adds as it writes
-    (``add_row_hash``, ``add_row_id``: :func:`with_row_hash`) let the upsert
+    enriched copy, which wrote and read the wide rows once more. Pure column expressions only:
+    a filter here would be pushed into the parse expressions and re-run them, turning a short
+    quarantine write into a very long one. The content hash and the row id the catalog adds as
+    it writes (``add_row_hash``, ``add_row_id``: :func:`with_row_hash`) let the upsert
     deduplicate on narrow columns instead of re-reading the wide rows.
     """
     from pyspark.sql import functions as F
 
     checked = flag_and_apply_311_rules(clean_311_base(bronze, params), params, run)
     # Only the quarantine reads the received values: null on the rows that pass, they cost
-    # nothing to store (5M rows: about 100 of the increment's 720 MB otherwise).
+    # nothing to store (otherwise a sizeable share of the persisted increment).
     rules = rules_from_config(params.get("rules", []))
     flagged = checked.withColumn("_quarantined", is_quarantined(rules, FAILED_RULES_COLUMN))
     received = [
@@ -618,14 +618,14 @@ def normalize_address(address: Column, abbreviations: Mapping[str, str]) -> Colu
     Only the last word is expanded: ``ST NICHOLAS AVE`` -> ``ST NICHOLAS AVENUE`` (a leading
     ``ST`` is Saint; a one-word address is left alone). Addresses are nearly unique, so this
     runs on every row: the last word is compared in one CASE instead of one regex per
-    abbreviation (two columns at 5M rows: 2.9 s -> 1.6 s; a literal map built per row, as
-    ``_map_lookup`` does, took 14 s).
+    abbreviation, which is cheaper; a literal map built per row, as ``_map_lookup`` does, is
+    far slower still.
     """
     from pyspark.sql import functions as F
 
     spaced = F.translate(address, ".,", "  ")
     # The regex only where it changes something: a run of whitespace or a tab, newline or other
-    # non-space whitespace (most addresses have neither; 5M rows, two columns: 3.6 -> 1.5 CPU s).
+    # non-space whitespace (most addresses have neither, so most rows skip the regex).
     collapsed = F.when(
         spaced.rlike("\\s\\s|[^\\S ]"), F.regexp_replace(spaced, "\\s+", " ")
     ).otherwise(spaced)
@@ -742,8 +742,8 @@ def enrich_311(checked: DataFrame, params: Mapping[str, Any], run: Mapping[str, 
         F.month(local_created).cast("int").alias("created_month_num"),
         day_of_week.alias("created_day_of_week"),
         F.hour(local_created).cast("int").alias("created_hour"),
-        # "yyyy-MM" from the year and month numbers: date_format cost 2.2 CPU s at 5M rows,
-        # this 1.1 (years are 1900-2999, so four digits).
+        # "yyyy-MM" from the year and month numbers, which is cheaper than date_format (years
+        # are 1900-2999, so four digits).
         F.concat(
             F.year(local_created).cast("string"),
             F.lit("-"),
@@ -766,7 +766,7 @@ def lookup_values(
     every row, replaces a per-row regex or map (Sail builds a literal map for every row) and a
     join (which copies every column of the wide rows). The keys that map to themselves share one
     branch that returns the key: a CASE costs one pass over the rows per branch, and most
-    complaint types are already canonical (47 types at 5M rows: 0.43 s -> 0.05 s).
+    complaint types are already canonical, so most of them share that one branch.
     """
     from pyspark.sql import functions as F
 
@@ -828,14 +828,14 @@ def _with_code_lookups(checked: DataFrame, params: Mapping[str, Any]) -> DataFra
 
     Their regexes and map lookups run once per distinct value (a few hundred at most) on a small
     table, in one job, and every row gets the results through :func:`lookup_values`. The
-    earlier design, a table of distinct combinations joined back, copied every wide row in the
-    join: the one pass over bronze at 5M rows computed in 12.4 s with it, 10.3 s with this.
+    alternative, a table of distinct combinations joined back, would copy every wide row in
+    the join.
 
     The values are collected from ``checked`` itself, so the lookup is complete; a value it
     lacks means the input changed between the two reads, and the row fails the job
     (:func:`missing_lookup_value`) instead of silently getting another value. The per-row
-    functions are not the fallback: planning them as every lookup's ELSE branch cost more
-    than the whole 10k-row daily increment (Sail: 0.3 s of each of its 0.5 s plans).
+    functions are not the fallback: planning them as every lookup's ELSE branch would cost
+    more than running a whole daily increment.
     """
     from pyspark.sql import functions as F
 
