@@ -64,7 +64,8 @@ class _MlflowDatasetsView:
 
     kedro-mlflow walks ``catalog.items()`` to find its own datasets (to name its metric datasets,
     and to switch their logging off and on around a run), and ``items()`` builds every dataset
-    of the catalog, importing every dataset type's module: 0.4 s of every ``kedro run``.
+    of the catalog, importing every dataset type's module: a start-up cost on every
+    ``kedro run`` for datasets the run may never use.
     """
 
     def __init__(self, catalog: Any, names: Iterable[str]) -> None:

@@ -15,8 +15,8 @@ def in_session_time_zone(column: Column) -> Column:
     back from a **Delta** table in UTC, ignoring the session time zone (freshly parsed values and
     Parquet reads use it): 23:10 New York time came back as hour 3 of the next day. A cast to
     ``timestamp_ltz`` (the same type in Spark, so the same instant) makes Sail tag the value with
-    the session zone. It replaced a render-as-UTC-text-and-parse round trip that cost 5 s of a
-    54 s silver run at 5M rows. Only needed on Sail; Spark and Databricks use the session zone.
+    the session zone, far cheaper than rendering the value as UTC text and parsing it back in
+    the session zone. Only needed on Sail; Spark and Databricks use the session zone.
     """
     from nyc_lakehouse import spark as engine
 

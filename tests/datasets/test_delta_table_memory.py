@@ -4,12 +4,13 @@ Measured in this process (the Sail engine runs in it): the peak RSS growth durin
 after resetting the kernel's high-water mark (``/proc/self/clear_refs``). A warm-up upsert into
 a *different* small table pays one-off costs first (delta-rs runtime, Sail plans), so the figure
 is what this upsert needed. Reading the whole 1M-row target (what Sail's MERGE does without
-literal partition predicates, and delta-rs without them) grew RSS by 138 MB here (bound: 48 MB)
-and copied 995k rows instead of <= 27.8k: both assertions fail.
+literal partition predicates, and delta-rs without them) grows RSS well past the bound and
+copies nearly every row instead of the touched partitions' few: both assertions fail.
 
 Only the delta-rs path (the local default) is measured: Sail's SQL MERGE reuses memory its
-allocator kept from writing the target, so its RSS growth in this process says nothing (it was
-16 MB even without partition predicates). Its partition predicates are pinned by the SQL tests.
+allocator kept from writing the target, so its RSS growth in this process says nothing (it
+stays small even without partition predicates). Its partition predicates are pinned by the SQL
+tests.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ _ENGINE_QUERY = """
 
 def test_sail_allocator_uses_regular_pages_and_lazy_purge_unless_the_user_says_otherwise():
     # Set before Sail's library loads, or mimalloc never sees them (huge pages zeroed on every
-    # reuse cost silver 9% of its CPU at 5M rows).
+    # reuse cost silver a visible share of its CPU on large loads).
     result = _run_child_process(_ENGINE_QUERY, MIMALLOC_VERBOSE="1")
     options = _allocator_options(result.stderr)
     assert result.stdout.strip().splitlines()[-1] == "5"

@@ -136,8 +136,8 @@ def write_first_load_increment(
     With ``add_row_id`` the row id (:func:`~nyc_lakehouse.datasets.delta_table.with_row_id`)
     is added after the tagging, so that the passes before it stay narrow. With
     ``row_hash_exclude`` (not None) the content hash is computed for the pending rows only: the
-    final rows are never ranked, and hashing every column of every row cost 1-3 CPU seconds
-    of the 5M-row pass. Two narrow passes
+    final rows are never ranked, and hashing every column of every row would be work for
+    nothing on most of them. Two narrow passes
     come first: the partition values (the latest ones get the file split, and
     a value the Parquet writer cannot name a folder with rules the layout out) and the keys
     that repeat, stored as a small Delta table so that the tagging join collects it. Then one
@@ -192,8 +192,8 @@ def write_first_load_increment(
         if repeated_keys:
             # The filter is only a size hint (see _latest_per_key_staged): collected, the
             # repeated keys become the hash table and the wide rows stream past it. On the
-            # left: without statistics the engine builds from the left input, and with the
-            # wide rows there a 5M-row write took 5 s longer.
+            # left: without statistics the engine builds from the left input, and building
+            # from the wide rows would hold them in memory and slow the write.
             marks = data.sparkSession.read.format("delta").load(scratch).where(F.col(_REPEATED))
             tagged = marks.join(data, keys, "right")
             final = final & F.col(_REPEATED).isNull()

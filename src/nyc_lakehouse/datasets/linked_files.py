@@ -5,12 +5,12 @@ Bronze holds the landing rows as received plus four audit columns, each constant
 values in its log, not in the data files, so a table partitioned by those four columns can take
 each landing Parquet file as one data file: hard-linked into the table folder (copied when the
 landing zone is on another file system), registered by delta-rs with its partition values and
-row count. A 5M-row batch is then committed in well under a second instead of being decoded and
-re-encoded (about 10 s through Sail's Delta writer). Every reader sees the same table: Sail,
+row count. A batch is then committed by a metadata write, whatever its size, instead of being
+decoded and re-encoded through Sail's Delta writer. Every reader sees the same table: Sail,
 delta-rs, kedro-viz previews, notebooks.
 
 This is only possible on the local engine with local paths; elsewhere (Databricks, a remote
-Spark Connect cluster, object stores) the dataset appends the Spark DataFrame as before.
+Spark Connect cluster, object stores) the dataset appends the Spark DataFrame through the engine.
 """
 
 from __future__ import annotations
