@@ -1,4 +1,4 @@
-"""Small silver-shaped fixtures for the gold tests (see docs/CONTRACTS.md)."""
+"""Small silver-shaped fixtures for the gold tests (the silver contract, docs/development.md)."""
 
 from __future__ import annotations
 

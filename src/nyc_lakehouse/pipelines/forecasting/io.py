@@ -3,7 +3,7 @@
 The forecasting pipeline works on small frames (one row per series per day), so it reads and
 writes Delta without a Spark session: with delta-rs on a local or object-store path, and through
 Spark only for Unity Catalog tables (``root: uc://<catalog>``, where delta-rs has no catalog).
-Addressing follows docs/CONTRACTS.md: ``table: <schema>.<name>`` + ``root``.
+Addressing as for every Delta table (docs/delta.md): ``table: <schema>.<name>`` + ``root``.
 """
 
 from __future__ import annotations

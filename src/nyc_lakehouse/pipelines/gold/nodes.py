@@ -62,8 +62,9 @@ SILVER_311_COLUMNS = (
     "has_future_closed_date",
 )
 
-# Quality details silver writes beyond docs/CONTRACTS.md: carried into fact_311 when present,
-# typed nulls otherwise, so the fact's schema never depends on the silver version.
+# Quality details silver writes beyond its contract (docs/development.md, "Layer contracts"):
+# carried into fact_311 when present, typed nulls otherwise, so the fact's schema never depends
+# on the silver version.
 OPTIONAL_SILVER_311_COLUMNS = {
     "dq_warnings": "array<string>",
     "parse_errors": "array<string>",
@@ -91,7 +92,7 @@ def require_columns(df: DataFrame, required: tuple[str, ...] | list[str], source
     if missing:
         raise ValueError(
             f"{source} is missing column(s) {', '.join(missing)} required by gold "
-            f"(see docs/CONTRACTS.md); it has: {', '.join(df.columns)}"
+            f"(see docs/development.md, Layer contracts); it has: {', '.join(df.columns)}"
         )
 
 

@@ -1,4 +1,4 @@
-"""Silver-shaped inputs for gold tests and benchmarks (follows docs/CONTRACTS.md, silver section).
+"""Silver-shaped inputs for gold tests and benchmarks (the silver contract, docs/development.md).
 
 ``silver_311_frame`` / ``silver_911_frame`` turn a few hand-written records into full silver
 frames (every contract column, defaults for the rest); ``synthetic_silver_311`` /
