@@ -37,7 +37,7 @@ setup: uv
 	$(UV) sync --frozen --python 3.11
 	@# Compile the environment's bytecode once per lock change: where PYTHONDONTWRITEBYTECODE is
 	@# set (CI images, this project's dev machines) every process would otherwise recompile every
-	@# module it imports (measured: a no-op `kedro run --pipeline silver` 4.1 s -> 2.8 s).
+	@# module it imports, a start-up cost paid by every `kedro run`.
 	@if [ ! -f .venv/.bytecode-compiled ] || [ uv.lock -nt .venv/.bytecode-compiled ]; then \
 	  echo "Compiling bytecode (once per lock change)..."; \
 	  $(UV) sync --frozen --python 3.11 --compile-bytecode --quiet && touch .venv/.bytecode-compiled; \
@@ -53,9 +53,11 @@ lint: setup
 test: setup lint
 	$(RUN) pytest -m "not benchmark" -p no:cacheprovider
 
-# The lakehouse benchmark (README "Performance"): every layer at 100k, 1M and 5M rows, the I/O
-# floor, DuckDB, the daily upsert and the forecasting backtest; results in bench/results/.
-# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--sizes 100000 --series 10".
+# The lakehouse benchmark (docs/performance.md): every layer at 100k, 1M and 5M rows, the I/O
+# floor, DuckDB, the daily upsert and the forecasting backtest; results in bench/results/
+# (git-ignored), compared with the committed reference run bench/baseline.json. BENCH_ARGS
+# passes options, e.g. make bench BENCH_ARGS="--sizes 100000 --series 10"; a whole run becomes
+# the new baseline with make bench BENCH_ARGS=--save-baseline.
 bench: setup
 	$(RUN) python bench/lakehouse_bench.py $(BENCH_ARGS)
 
