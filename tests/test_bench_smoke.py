@@ -155,7 +155,7 @@ def test_a_repeat_starts_from_the_lakehouse_as_it_was_and_leaves_the_copy_alone(
     checkpoint.write_text('{"version": 1}')
     bench._copy_lakehouse(lake, tmp_path / "before")
     before = tmp_path / "before" / "silver" / "t"
-    # data files are linked (5M rows: no 2 GB copy per repeat), small files copied
+    # data files are linked (a large lakehouse is not copied per repeat), small files copied
     assert (before / "part-0.parquet").stat().st_ino == data_file.stat().st_ino
     assert (before / "_delta_log" / "_last_checkpoint").stat().st_ino != checkpoint.stat().st_ino
     # a run rewrites a small file in place, adds and deletes files...

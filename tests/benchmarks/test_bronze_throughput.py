@@ -1,8 +1,8 @@
 """Benchmark: bronze pipeline throughput (rows/s) on the sample at two sizes, and a no-op rerun.
 
-Run with ``make bench``. Lands N months of the 311 sample (one batch per month, as ingestion
-does), runs the bronze pipeline with SequentialRunner on the real catalog, then runs it again
-(nothing new: the cost of checking what is already in bronze).
+Run with ``make bench-components``. Lands N months of the 311 sample (one batch per month, as
+ingestion does), runs the bronze pipeline with SequentialRunner on the real catalog, then runs it
+again (nothing new: the cost of checking what is already in bronze).
 """
 
 from __future__ import annotations

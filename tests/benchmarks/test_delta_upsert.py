@@ -1,6 +1,7 @@
 """Benchmark: upsert a 10k-row increment into a partitioned Delta table of 1M / 2M / 5M rows.
 
-Run with ``make bench`` (or ``uv run --frozen pytest -m benchmark -s tests/benchmarks/test_delta_upsert.py``).
+Run with ``make bench-components``
+(or ``uv run --frozen pytest -m benchmark -s tests/benchmarks/test_delta_upsert.py``).
 Prints rows/s of the increment, the rows the merge rewrote, and peak RSS growth; the point is
 the scaling: with literal partition predicates the cost follows the touched partition, not the
 table. Both merge engines run: delta-rs (local default) and SQL MERGE (the Databricks path,

@@ -1,4 +1,4 @@
-"""Forecasting benchmarks (``make bench``): quality against SeasonalNaive(7) and backtest speed.
+"""Forecasting benchmarks (``make bench-components``): quality against SeasonalNaive(7), speed.
 
 Quality target: at a 14-day horizon the champion's MASE is at least 25% below SeasonalNaive(7)'s
 on the sample's series. Speed target: the backtest of 50 series x 3 years in under 2 minutes on

@@ -1,6 +1,6 @@
 """Benchmark: gold build (star schema, aggregates, 911 KPIs and data tests) rows/s at two sizes.
 
-Run with `make bench` (or `pytest -m benchmark -s tests/benchmarks/test_gold_build.py`).
+Run with `make bench-components` (or `pytest -m benchmark -s tests/benchmarks/test_gold_build.py`).
 Prints seconds and silver rows per second; the assertion checks the output, not the time.
 """
 

@@ -1,6 +1,7 @@
 """Benchmark: ingestion throughput - bulk export import and API paging - at growing sizes.
 
-Run with `make bench` (or `pytest -m benchmark -s tests/benchmarks/test_ingestion_throughput.py`).
+Run with `make bench-components`
+(or `pytest -m benchmark -s tests/benchmarks/test_ingestion_throughput.py`).
 Prints rows/s, MB/s and the process's peak memory after each size: with streaming, the peak
 stays flat while the file grows. Assertions check the landed rows, not the time.
 """

@@ -1,7 +1,8 @@
 """Benchmark: sample generator throughput (rows/s) at scale 1, 5 and 20, streaming by month.
 
-Run with ``make bench`` (``pytest -m benchmark -s``). Prints rows/s and peak RSS; the assertions
-check the volume scales with ``scale`` and memory stays bounded by one month, not timings.
+Run with ``make bench-components`` (``pytest -m benchmark -s``). Prints rows/s and peak RSS; the
+assertions check the volume scales with ``scale`` and memory stays bounded by one month, not
+timings.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Silver throughput: the whole silver pipeline (SequentialRunner, real catalog) at two sizes.
 
-Run with ``make bench`` (``pytest -m benchmark -s``). Prints rows/s; no timed assertions.
+Run with ``make bench-components`` (``pytest -m benchmark -s``). Prints rows/s; no timed assertions.
 """
 
 from __future__ import annotations

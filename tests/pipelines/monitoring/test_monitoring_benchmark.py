@@ -1,4 +1,4 @@
-"""Monitoring throughput: rows/s of a full silver profile at growing table sizes (`make bench`)."""
+"""Monitoring throughput: a full silver profile's rows/s by size (`make bench-components`)."""
 
 from __future__ import annotations
 
