@@ -31,6 +31,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ACTIONS = ("warn", "quarantine", "fail")
+# What each action does to a failing row (docs/quality-rules.md is generated from this).
+ACTION_EFFECTS = {
+    "warn": "The row is kept; the failure is counted and the row's list of failed rules names it.",
+    "quarantine": (
+        "The row is kept out of the table and written to a quarantine table with the names of "
+        "the rules it failed: never silently dropped."
+    ),
+    "fail": (
+        "Any failing row fails the run before anything is written, with a message that names "
+        "the rule and the count."
+    ),
+}
 FAILED_RULES_COLUMN = "failed_rules"
 
 

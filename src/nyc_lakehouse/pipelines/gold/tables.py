@@ -2,7 +2,8 @@
 
 ``TABLES`` is the single source of truth for what each gold table means. The gold nodes select
 exactly the documented columns (``columns_of``), the data tests are read from here, and
-``render_markdown`` turns it into the gold table reference in ``README.md`` (a test keeps them in sync).
+``make docs`` (``nyc_lakehouse.reference_docs``) renders it into ``docs/tables.md`` and the data
+tests into ``docs/quality-rules.md`` (a test fails while the committed pages are stale).
 """
 
 from __future__ import annotations
@@ -771,41 +772,3 @@ def all_data_tests(pipeline: str | None = None) -> list[DataTest]:
         if pipeline is None or spec.pipeline == pipeline
         for test in spec.tests
     ]
-
-
-DOC_BEGIN = "<!-- BEGIN GENERATED: gold tables (nyc_lakehouse.pipelines.gold.tables) -->"
-DOC_END = "<!-- END GENERATED: gold tables -->"
-
-
-def render_markdown() -> str:
-    """The table reference as markdown, between the generated-block markers."""
-    lines = [DOC_BEGIN, ""]
-    for spec in TABLES.values():
-        lines += [
-            f"#### `gold.{spec.name}` ({spec.pipeline} pipeline)",
-            "",
-            f"**Grain:** {spec.grain}  ",
-            f"**Written:** {spec.write}.",
-            "",
-            "| column | description |",
-            "|---|---|",
-        ]
-        lines += [f"| `{name}` | {text.replace('|', '/')} |" for name, text in spec.columns.items()]
-        if spec.tests:
-            lines += [
-                "",
-                "Data tests: " + ", ".join(f"`{t.name}` ({t.severity})" for t in spec.tests),
-            ]
-        lines.append("")
-    lines.append(DOC_END)
-    return "\n".join(lines)
-
-
-def sync_markdown(document: str) -> str:
-    """Replace the generated block inside ``document`` (or append it) with the current registry."""
-    block = render_markdown()
-    if DOC_BEGIN in document and DOC_END in document:
-        head, rest = document.split(DOC_BEGIN, 1)
-        _, tail = rest.split(DOC_END, 1)
-        return head + block + tail
-    return document.rstrip("\n") + "\n\n" + block + "\n"
