@@ -832,7 +832,8 @@ def markdown(results: dict[str, Any], against_baseline: Sequence[str] = ()) -> s
     rule = "|---:|---|---:|---:|---:|---:|---:|---:|"
     lines = [
         f"Benchmark {results['started_at']} on {results['machine']['cpus']} CPUs, "
-        f"Python {results['machine']['python']}, Sail (embedded), local Delta"
+        + (f"{memory} GB, " if (memory := results["machine"].get("memory_gb")) else "")
+        + f"Python {results['machine']['python']}, Sail (embedded), local Delta"
         + (
             " (each stage's median run; every run's wall time in the last column)"
             if repeated
@@ -970,7 +971,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "memory_gb": _memory_gb(),
             "load_avg_at_start": [round(v, 2) for v in os.getloadavg()],
+            "versions": _versions(),
         },
         "sizes": [],
         "forecasting": [],
@@ -1004,6 +1007,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         args.baseline.write_text(stored)
         print(f"Baseline: {label} is now this run ({results['started_at']})")
     return results
+
+
+def _memory_gb() -> float | None:
+    """The machine's physical memory (GB), where the platform reports it."""
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _versions() -> dict[str, str | None]:
+    """The versions of the engines and libraries the figures depend on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions: dict[str, str | None] = {}
+    for package in ("pysail", "pyspark", "deltalake", "duckdb", "kedro"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return versions
 
 
 def _display_path(path: Path) -> str:

@@ -57,6 +57,10 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
         completed.stdout
     )
     assert f"Baseline: {baseline} is now this run" in completed.stdout
+    # the machine facts a reader of the baseline needs: cores, memory, engine versions
+    machine = results["machine"]
+    assert machine["cpus"] > 0 and machine["memory_gb"] > 0 and machine["versions"]["pysail"]
+    assert f"{machine['cpus']} CPUs, {machine['memory_gb']} GB, Python" in completed.stdout
     (size,) = results["sizes"]
     stages = size["stages"]
     assert set(stages) == {
