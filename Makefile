@@ -1,4 +1,5 @@
-# Two commands on a fresh machine: `make run` and `make test`. Only Python 3.11 and pip needed.
+# Two commands on a fresh machine: `make run` and `make test`. Only Python 3.11 or 3.12 and pip
+# needed: PYTHON (default python3) is the interpreter .venv is built with, e.g. PYTHON=python3.12.
 SHELL := /bin/bash
 PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS := never
@@ -12,21 +13,31 @@ ifeq ($(UV),)
 UV := $(PYTHON) -m uv
 endif
 RUN := $(UV) run --frozen --no-sync
+# $(PYTHON)'s real path: uv would otherwise look a bare name (or a pyenv shim) up on its own.
+VENV_PYTHON = $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 
 
-.PHONY: uv setup run test lint bench bench-components viz mlflow-ui clean-data docs help
+.PHONY: python-version uv setup run test lint bench bench-components mutate viz mlflow-ui clean-data docs help
 
 help:
 	@echo "make run     - set up and run the whole lakehouse on the bundled sample"
 	@echo "make test    - set up, lint and run the whole test suite"
 	@echo "make bench   - lakehouse benchmark: every layer at 100k/1M/5M rows (bench/results/)"
 	@echo "make bench-components - per-component micro-benchmarks (tests/benchmarks)"
+	@echo "make mutate  - mutation testing of the critical modules, hours (docs/mutation.md)"
 	@echo "make viz     - open kedro-viz (lineage and table previews)"
 	@echo "make mlflow-ui - open the MLflow UI on the local tracking store"
 	@echo "make docs    - regenerate docs/tables.md and docs/quality-rules.md from the code"
 	@echo "make clean-data - delete every generated table and landed batch under data/ (keeps the folders)"
 
-uv:
+# pyproject's requires-python (>=3.11,<3.13): say so before pip or uv fail in their own words.
+python-version:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' 2>/dev/null \
+	  || { echo "nyc-lakehouse needs Python 3.11 or 3.12, but PYTHON=$(PYTHON) is" \
+	    "$$(command -v $(PYTHON) >/dev/null && $(PYTHON) --version 2>&1 || echo 'not found')." \
+	    "Choose one, e.g. make run PYTHON=python3.12" >&2; exit 1; }
+
+uv: python-version
 	@# Plain pip first; a system Python that refuses it (PEP 668, "externally-managed-environment")
 	@# gets uv in the user's site-packages instead (~/.local), never in the system's.
 	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip..."; \
@@ -35,13 +46,13 @@ uv:
 	  || $(PYTHON) -m pip install --quiet --user --break-system-packages "uv>=0.5"; }
 
 setup: uv
-	$(UV) sync --frozen --python 3.11
+	$(UV) sync --frozen --python $(VENV_PYTHON)
 	@# Compile the environment's bytecode once per lock change: where PYTHONDONTWRITEBYTECODE is
 	@# set (CI images, this project's dev machines) every process would otherwise recompile every
 	@# module it imports, a start-up cost paid by every `kedro run`.
 	@if [ ! -f .venv/.bytecode-compiled ] || [ uv.lock -nt .venv/.bytecode-compiled ]; then \
 	  echo "Compiling bytecode (once per lock change)..."; \
-	  $(UV) sync --frozen --python 3.11 --compile-bytecode --quiet && touch .venv/.bytecode-compiled; \
+	  $(UV) sync --frozen --python $(VENV_PYTHON) --compile-bytecode --quiet && touch .venv/.bytecode-compiled; \
 	fi
 
 run: setup
@@ -65,6 +76,12 @@ bench: setup
 # The per-component micro-benchmarks (tests/benchmarks, marked `benchmark`): printed, not asserted.
 bench-components: setup
 	$(RUN) pytest -m benchmark -s -p no:cacheprovider
+
+# Mutation testing of the modules where a silent bug costs most (scripts/mutate.py), each against
+# the tests that guard it; not part of make test. MUTATE_ARGS picks modules and options, e.g.
+# make mutate MUTATE_ARGS="gold monitoring" or MUTATE_ARGS="gold --survivors".
+mutate: setup
+	$(RUN) python scripts/mutate.py $(MUTATE_ARGS)
 
 viz: setup
 	$(RUN) kedro viz run

@@ -2,6 +2,11 @@
 
 A scheduler's log file is not a terminal; carriage-return bars would fill it with noise, so when
 the output is not a TTY progress is logged every ``log_every_seconds`` (and at the end).
+
+While a bar is drawn, a log record would otherwise be printed after the bar's last character (a
+bar line ends without a newline) and the bar redrawn below it: every console log handler is
+routed through ``tqdm.external_write_mode`` for the bar's life, so the bar is cleared, the record
+printed on a line of its own, and the bar redrawn under it.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ class Progress:
                 dynamic_ncols=True,
             )
             self._refresh_postfix()
+            self._log_wrappers = _route_logging_around_bars(stream)
 
     def advance(self, amount: int = 0, rows: int | None = None, batches: int = 0) -> None:
         """Record ``amount`` units of work (and ``rows``, when the unit is not rows)."""
@@ -80,6 +86,7 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+            _restore_logging(self._log_wrappers)
         else:
             self._log(final=True)
 
@@ -131,6 +138,46 @@ class Progress:
     def _log(self, final: bool = False) -> None:
         self._last_log = time.monotonic()
         logger.info(self.status_line(final=final))
+
+
+class _ClearsBarsFirst(logging.Handler):
+    """Hands each record to ``handler`` with the bars on ``stream`` cleared, then redraws them.
+
+    tqdm's ``logging_redirect_tqdm`` does not fit: it swaps only ``StreamHandler``s for its own,
+    so Kedro's ``RichHandler`` (a plain ``Handler``) would keep tearing the bar and every record
+    would be printed a second time, unformatted; and its replacement drops the handler's level.
+    Wrapping keeps each handler's own formatting, filters and level.
+    """
+
+    def __init__(self, handler: logging.Handler, stream: IO[str]) -> None:
+        super().__init__(level=handler.level)
+        self.handler = handler
+        self._stream = stream
+
+    def handle(self, record: logging.LogRecord) -> bool | logging.LogRecord:
+        with tqdm.external_write_mode(file=self._stream):
+            return self.handler.handle(record)
+
+
+def _route_logging_around_bars(stream: IO[str]) -> list[_ClearsBarsFirst]:
+    """Wrap the root logger's handlers that may write to the terminal (not log files)."""
+    root = logging.getLogger()
+    wrappers: list[_ClearsBarsFirst] = []
+    handlers: list[logging.Handler] = []
+    for handler in root.handlers:
+        # An outer bar's wrappers already clear every bar on the stream.
+        if not isinstance(handler, logging.FileHandler | _ClearsBarsFirst):
+            handler = _ClearsBarsFirst(handler, stream)
+            wrappers.append(handler)
+        handlers.append(handler)
+    root.handlers = handlers
+    return wrappers
+
+
+def _restore_logging(wrappers: list[_ClearsBarsFirst]) -> None:
+    """Put the wrapped handlers back in place, keeping any handler added meanwhile."""
+    root = logging.getLogger()
+    root.handlers = [h.handler if h in wrappers else h for h in root.handlers]
 
 
 def _isatty(stream: IO[str]) -> bool:
