@@ -1,0 +1,337 @@
+"""Mutation testing of the modules where a silent bug costs users most (``make mutate``).
+
+Each module is mutated by mutmut 3 and checked against only the tests that guard it: mutmut
+plants one small change at a time (``>`` becomes ``>=``, ``+ 1`` becomes ``+ 2``, a string or an
+argument is replaced, ...) and runs the tests that execute the changed function. A mutant the
+tests fail on is *killed*; one they pass is a *survivor*: either a hole in the tests or a change
+that cannot alter behaviour (an equivalent mutant, listed with its reason in docs/mutation.md).
+
+Every module runs in its own work folder, ``.mutation/<module>/`` (a copy of src/, tests/ and
+conf/ with that module's mutmut configuration), so the checkout is never modified and modules
+can be rerun one at a time. Usage::
+
+    python scripts/mutate.py                   # every module
+    python scripts/mutate.py gold monitoring   # some of them
+    python scripts/mutate.py --list            # the modules and their guarding tests
+    python scripts/mutate.py --report gold     # print the last run's results again
+    python scripts/mutate.py --jobs 1 socrata  # mutmut worker processes (default 2)
+
+Exit status: 0 when every module reaches ``--min-score`` (default 0, report only), else 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+WORK_ROOT = PROJECT_ROOT / ".mutation"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One module (or a few files that belong together) and the tests that guard it."""
+
+    name: str
+    sources: tuple[str, ...]
+    tests: tuple[str, ...]
+    about: str
+
+
+TARGETS = (
+    Target(
+        "socrata",
+        ("src/nyc_lakehouse/sources/socrata.py",),
+        (
+            "tests/sources/test_socrata_client.py",
+            "tests/pipelines/ingestion/test_ingestion_socrata.py",
+            "tests/pipelines/ingestion/test_ingestion_fault_exhaustion.py",
+            "tests/pipelines/ingestion/test_ingestion_watermark.py",
+        ),
+        "Socrata client: paging, retries, throttling, timestamps",
+    ),
+    Target(
+        "rules",
+        ("src/nyc_lakehouse/quality/rules.py",),
+        ("tests/quality/test_quality_rules.py", "tests/pipelines/silver/test_silver_rules.py"),
+        "silver's data-quality rule registry and its actions",
+    ),
+    Target(
+        "gold",
+        ("src/nyc_lakehouse/pipelines/gold/nodes.py",),
+        (
+            "tests/pipelines/gold/test_gold_nodes.py",
+            "tests/pipelines/gold/test_gold_sla_boundaries.py",
+            "tests/pipelines/gold/test_gold_surrogate_keys.py",
+            "tests/pipelines/gold/test_gold_time_zones.py",
+        ),
+        "gold KPI expressions: star schema, SLA flags, 311 and 911 aggregates",
+    ),
+    Target(
+        "forecasting",
+        (
+            "src/nyc_lakehouse/pipelines/forecasting/metrics.py",
+            "src/nyc_lakehouse/pipelines/forecasting/backtest.py",
+            "src/nyc_lakehouse/pipelines/forecasting/models.py",
+        ),
+        (
+            "tests/pipelines/forecasting/test_metrics.py",
+            "tests/pipelines/forecasting/test_backtest_scale.py",
+            "tests/pipelines/forecasting/test_models.py",
+            "tests/pipelines/forecasting/test_models_leakage.py",
+        ),
+        "forecast metrics, backtest, champion choice and the gradient-boosting features",
+    ),
+    Target(
+        "monitoring",
+        ("src/nyc_lakehouse/pipelines/monitoring/nodes.py",),
+        (
+            "tests/pipelines/monitoring/test_monitoring.py",
+            "tests/pipelines/monitoring/test_monitoring_drift.py",
+        ),
+        "monitoring metrics: profiles, schema drift, freshness, volume anomalies",
+    ),
+)
+
+# mutmut's verdicts (its exit-code table) that count as caught by the tests.
+CAUGHT = {"killed", "timeout", "caught by type check", "segfault"}
+
+LOG_LINE = r"^\s*logger\."
+
+# Imported once by mutmut's fork server (a pytest plugin, so its collect-only warm-up loads it):
+# every mutant's worker is forked with these already in memory instead of importing them again
+# (pyspark's Connect client, gRPC, Sail, pandas, scikit-learn: seconds per mutant otherwise).
+# Importing them starts no engine and no thread, so forking afterwards stays safe.
+PRELOAD_PLUGIN = "_mutate_preload"
+PRELOAD_SOURCE = """\
+\"\"\"Imports shared by every mutant's worker (written by scripts/mutate.py).\"\"\"
+
+import importlib
+
+for _name in (
+    "pandas",
+    "pyarrow",
+    "grpc",
+    "pyspark.sql.connect.session",
+    "pysail.spark",
+    "deltalake",
+    "httpx",
+    "sklearn.ensemble",
+    "statsforecast",
+):
+    try:
+        importlib.import_module(_name)
+    except ImportError:
+        pass
+"""
+
+
+def mutmut_config(target: Target) -> str:
+    """The ``[tool.mutmut]`` table of one target (TOML)."""
+
+    def array(values: tuple[str, ...] | list[str]) -> str:
+        return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+    return "\n".join(
+        [
+            "[tool.mutmut]",
+            'source_paths = ["src"]',
+            f"only_mutate = {array(target.sources)}",
+            f"pytest_add_cli_args_test_selection = {array(target.tests)}",
+            # The project's own benchmark and end-to-end runs are not guards of one module.
+            "pytest_add_cli_args = "
+            + array(
+                ["-p", "no:cacheprovider", "-p", PRELOAD_PLUGIN, "-m", "not benchmark and not slow"]
+            ),
+            # Log lines say what happened; their wording is not behaviour a test should pin.
+            f"do_not_mutate_patterns = {array([LOG_LINE])}",
+            'also_copy = ["conf"]',
+            # Sail (a Rust server in the test process) and gRPC are not fork-safe: workers are
+            # forked from a server process that never started an engine.
+            'process_isolation = "forkserver"',
+            "use_git_change_detection = false",
+            # A mutant that makes a test loop or hang is killed once it takes this much longer.
+            "timeout_multiplier = 5.0",
+            "timeout_constant = 20.0",
+            "",
+        ]
+    )
+
+
+def project_pyproject_without_mutmut() -> str:
+    """The project's pyproject.toml (pytest markers and options) minus any mutmut table."""
+    text = (PROJECT_ROOT / "pyproject.toml").read_text()
+    return re.sub(r"(?ms)^\[tool\.mutmut\].*?(?=^\[|\Z)", "", text)
+
+
+def prepare(target: Target, resume: bool) -> Path:
+    """The work folder: src/, tests/, conf/ copied fresh and the target's mutmut configuration.
+
+    Without ``resume`` mutmut's earlier results (``mutants/``) are deleted too. With it they are
+    kept: mutmut then tests only mutants without a verdict and those of functions whose source
+    changed since (it keeps a hash per function).
+    """
+    work = WORK_ROOT / target.name
+    if work.exists() and not resume:
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+    for folder in ("src", "tests", "conf"):
+        shutil.rmtree(work / folder, ignore_errors=True)
+        shutil.copytree(PROJECT_ROOT / folder, work / folder, ignore=ignore)
+        # mutmut copies these into mutants/ only where a file is missing there: refresh them.
+        shutil.rmtree(work / "mutants" / folder, ignore_errors=True)
+    (work / "src" / f"{PRELOAD_PLUGIN}.py").write_text(PRELOAD_SOURCE)
+    case_sensitive_engine(work / "conf" / "base" / "spark.yml")
+    (work / "pyproject.toml").write_text(
+        project_pyproject_without_mutmut() + "\n" + mutmut_config(target)
+    )
+    return work
+
+
+def case_sensitive_engine(spark_yml: Path) -> None:
+    """Resolve column names case-sensitively in the work folder's engine settings.
+
+    Spark matches ``F.col("AGENCY")`` to a column ``agency`` by default, so every mutant that
+    only changes a column name's case would survive as an equivalent. The code names its columns
+    exactly, and must work where a workspace sets ``spark.sql.caseSensitive`` too: with it on,
+    such a mutant fails like any other wrong column name.
+    """
+    import yaml
+
+    settings = yaml.safe_load(spark_yml.read_text())
+    settings.setdefault("session_conf", {})["spark.sql.caseSensitive"] = "true"
+    spark_yml.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+def mutmut_command() -> list[str]:
+    found = Path(sys.executable).with_name("mutmut")
+    return [str(found)] if found.exists() else ["mutmut"]
+
+
+def run_mutmut(target: Target, jobs: int, resume: bool, only: list[str]) -> Path:
+    work = prepare(target, resume or bool(only))
+    print(f"\n=== {target.name}: {target.about}", flush=True)
+    print(f"    mutating {', '.join(target.sources)}", flush=True)
+    print(f"    against {', '.join(target.tests)}", flush=True)
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+    env.pop("SPARK_REMOTE", None)
+    started = time.monotonic()
+    log = work / "mutmut.log"
+    with log.open("w") as handle:
+        code = subprocess.call(
+            [*mutmut_command(), "run", "--max-children", str(jobs), *only],
+            cwd=work,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    minutes = (time.monotonic() - started) / 60
+    print(f"    mutmut finished in {minutes:.1f} min (exit {code}; log: {log})", flush=True)
+    return work
+
+
+def results(work: Path) -> dict[str, str]:
+    """``{mutant name: verdict}`` from mutmut's meta files of the last run."""
+    from mutmut.stats import status_by_exit_code
+
+    verdicts: dict[str, str] = {}
+    for meta in sorted((work / "mutants").rglob("*.py.meta")):
+        data = json.loads(meta.read_text())
+        for name, code in data["exit_code_by_key"].items():
+            verdicts[name] = status_by_exit_code[code]
+    return verdicts
+
+
+def show(work: Path, name: str) -> str:
+    """The diff of one mutant, as mutmut prints it."""
+    out = subprocess.run(
+        [*mutmut_command(), "show", name], cwd=work, capture_output=True, text=True, check=False
+    )
+    lines = [
+        line
+        for line in out.stdout.splitlines()
+        if line.startswith(("+", "-", "@@")) and not line.startswith(("+++", "---"))
+    ]
+    return "\n".join(f"        {line}" for line in lines)
+
+
+def report(target: Target, work: Path, diffs: bool = True) -> float | None:
+    """Print the score and every mutant the tests did not catch; return the score (%)."""
+    verdicts = results(work)
+    checked = {name: v for name, v in verdicts.items() if v != "not checked"}
+    if not checked:
+        print(f"    {target.name}: no results (see {work / 'mutmut.log'})")
+        return None
+    counts: dict[str, int] = {}
+    for verdict in verdicts.values():
+        counts[verdict] = counts.get(verdict, 0) + 1
+    caught = sum(1 for verdict in checked.values() if verdict in CAUGHT)
+    score = 100.0 * caught / len(checked)
+    detail = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
+    print(f"    {target.name}: {score:.1f}% of {len(checked)} mutants caught ({detail})")
+    missed = sorted(name for name, verdict in checked.items() if verdict not in CAUGHT)
+    for name in missed:
+        print(f"    - {checked[name]}: {name}")
+        if diffs:
+            print(show(work, name))
+    return score
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="targets to run (default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="mutmut worker processes")
+    parser.add_argument("--list", action="store_true", help="list the targets and exit")
+    parser.add_argument("--report", action="store_true", help="reprint the last run's results")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep earlier verdicts; test only what is new"
+    )
+    parser.add_argument(
+        "--survivors", action="store_true", help="retest only the last run's survivors"
+    )
+    parser.add_argument("--no-diffs", action="store_true", help="name survivors without diffs")
+    parser.add_argument("--min-score", type=float, default=0.0, help="fail below this %%")
+    args = parser.parse_args(argv)
+
+    by_name = {t.name: t for t in TARGETS}
+    unknown = sorted(set(args.modules) - set(by_name))
+    if unknown:
+        parser.error(f"unknown module(s) {unknown}; choose from {sorted(by_name)}")
+    chosen = [by_name[m] for m in args.modules] if args.modules else list(TARGETS)
+    if args.list:
+        for t in chosen:
+            print(f"{t.name}: {t.about}\n  mutates {', '.join(t.sources)}")
+            print(f"  guarded by {', '.join(t.tests)}")
+        return 0
+
+    scores: dict[str, float | None] = {}
+    for target in chosen:
+        work = WORK_ROOT / target.name
+        if not args.report:
+            only = []
+            if args.survivors:
+                only = sorted(n for n, v in results(work).items() if v not in CAUGHT)
+                if not only:
+                    print(f"\n=== {target.name}: no survivors to retest")
+            if not (args.survivors and not only):
+                run_mutmut(target, args.jobs, args.resume, only)
+        scores[target.name] = report(target, work, diffs=not args.no_diffs)
+
+    print("\nMutation score (caught / all mutants):")
+    for name, score in scores.items():
+        print(f"    {name:<12} {'no results' if score is None else f'{score:.1f}%'}")
+    failing = [n for n, s in scores.items() if s is None or s < args.min_score]
+    return 1 if failing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
