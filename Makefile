@@ -17,7 +17,7 @@ RUN := $(UV) run --frozen --no-sync
 VENV_PYTHON = $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 
 
-.PHONY: python-version uv setup run test lint bench bench-components mutate viz mlflow-ui clean-data docs help
+.PHONY: python-version uv setup jars run test lint bench bench-components mutate viz mlflow-ui clean-data docs help
 
 help:
 	@echo "make run     - set up and run the whole lakehouse on the bundled sample"
@@ -54,6 +54,12 @@ setup: uv
 	  echo "Compiling bytecode (once per lock change)..."; \
 	  $(UV) sync --frozen --python $(VENV_PYTHON) --compile-bytecode --quiet && touch .venv/.bytecode-compiled; \
 	fi
+	@$(MAKE) --no-print-directory jars
+
+# delta-spark's jars for the `jvm` engine (docs/engines.md), fetched once into ~/.m2 with Maven;
+# quiet when present. No Maven or no Maven Central: a warning, and Sail still works.
+jars:
+	@$(RUN) python -m nyc_lakehouse.spark_jvm
 
 run: setup
 	$(RUN) kedro run

@@ -8,6 +8,16 @@ from pathlib import Path
 
 import pytest
 
+# Engines for tests (see tests/engines.py): `engine` runs a test on sail, jvm and remote.
+from engines import (  # noqa: F401 - fixtures, registered by being here
+    _default_engine_unless_asked,
+    _engines_stopped_at_the_end,
+    engine,
+    engine_mode,
+    stop_engines,
+    use_engine,
+)
+
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # A SPARK_REMOTE left in the developer's shell must not redirect the tests to another cluster.
@@ -19,17 +29,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
-    """A real Sail Spark Connect session, started once and stopped (before the server) at the end."""
-    import yaml
+    """A real Sail Spark Connect session, started once and stopped (before the server) at the end.
 
-    from nyc_lakehouse import spark as engine
-
-    # The same settings the Kedro hook uses (conf/base/spark.yml), forced to the embedded engine.
-    config = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "spark.yml").read_text())
-    engine.configure(engine.settings_from_config({**config, "mode": "sail"}))
-    session = engine.get_spark()
-    yield session
-    engine.stop_spark()
+    The same settings the Kedro hook uses (conf/base/spark.yml), forced to the embedded engine;
+    the same session as ``engine`` on ``sail`` (tests/engines.py), kept across other engines.
+    """
+    yield use_engine("sail")
+    stop_engines()
 
 
 @pytest.fixture
