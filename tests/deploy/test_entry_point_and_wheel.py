@@ -66,8 +66,10 @@ Name: nyc-lakehouse
 Version: 0.1.0
 Requires-Dist: kedro==1.7.0
 Requires-Dist: pysail==0.7.2
+Requires-Dist: pyspark[connect]==4.0.1
 Requires-Dist: PySpark_Client==4.2.0
 Requires-Dist: pyspark-client-extra>=1; extra == "x"
+Requires-Dist: Delta.Spark==4.0.0
 Requires-Dist: deltalake==1.6.6
 
 Long description mentioning Requires-Dist: pysail stays untouched.
@@ -96,11 +98,18 @@ def make_wheel(path: Path) -> dict[str, bytes]:
     return files
 
 
-def test_wheel_step_drops_only_the_local_engine_and_keeps_record_valid(tmp_path):
+def test_wheel_step_drops_the_local_engine_and_the_runtimes_packages_and_keeps_record_valid(
+    tmp_path,
+):
     path = tmp_path / "nyc_lakehouse-0.1.0-py3-none-any.whl"
     original = make_wheel(path)
     removed = wheel.strip_wheel(path)
-    assert removed == ["Requires-Dist: pysail==0.7.2", "Requires-Dist: PySpark_Client==4.2.0"]
+    assert removed == [
+        "Requires-Dist: pysail==0.7.2",
+        "Requires-Dist: pyspark[connect]==4.0.1",
+        "Requires-Dist: PySpark_Client==4.2.0",
+        "Requires-Dist: Delta.Spark==4.0.0",
+    ]
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         contents = {n: archive.read(n) for n in names}
@@ -129,12 +138,17 @@ def test_wheel_command_reports_and_fails_without_wheels(tmp_path, capsys):
 
 def test_dropped_requirements_are_real_dependencies_used_only_by_the_sail_mode():
     """If pyproject renames the engine packages, the wheel step must follow; and no module but
-    the session factory may import them (the Databricks wheel does not install them)."""
+    the session factory may import pysail (the Databricks wheel does not install it)."""
     dependencies = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"][
         "dependencies"
     ]
     names = {wheel.requirement_name(d) for d in dependencies}
-    assert set(wheel.LOCAL_ENGINE_REQUIREMENTS) <= names
+    assert {"pysail", "pyspark", "delta-spark"} <= names
+    assert names & set(wheel.DATABRICKS_DROPPED_REQUIREMENTS) == {
+        "pysail",
+        "pyspark",
+        "delta-spark",
+    }
     importers = [
         path.relative_to(PROJECT_ROOT).as_posix()
         for path in (PROJECT_ROOT / "src").rglob("*.py")

@@ -1,15 +1,17 @@
-"""Make the project wheel installable on a Databricks cluster: drop the local-engine requirements.
+"""Make the project wheel installable on a Databricks cluster: drop what the runtime brings.
 
-The project depends on ``pysail`` (the embedded engine) and ``pyspark-client`` (the Spark Connect
-client that provides the ``pyspark`` module). A Databricks runtime ships its own ``pyspark``;
-installing ``pyspark-client`` on the cluster would shadow it and break the session. The bundle
-therefore builds the normal wheel and then runs::
+The project depends on ``pysail`` (the embedded engine), ``pyspark`` (full Spark, whose Spark
+Connect client also talks to Sail) and ``delta-spark`` (Delta's Python API, for the ``jvm``
+engine). A Databricks runtime ships its own ``pyspark`` and Delta; installing PyPI's over them
+would shadow the runtime's and break the session (and ``pysail`` is never used there). The
+bundle therefore builds the normal wheel and then runs::
 
     python -m nyc_lakehouse.deploy.wheel dist/
 
-which removes those ``Requires-Dist`` lines from the wheel's METADATA and updates its RECORD
-(hash and size), leaving every other file byte for byte. The code still imports ``pysail`` only
-in ``sail`` mode, which a Databricks job never uses.
+which removes those ``Requires-Dist`` lines (and ``pyspark-client``'s, the Connect-only
+``pyspark``, should it come back) from the wheel's METADATA and updates its RECORD (hash and
+size), leaving every other file byte for byte. The code still imports ``pysail`` only in
+``sail`` mode, which a Databricks job never uses.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-LOCAL_ENGINE_REQUIREMENTS = ("pysail", "pyspark-client")
+LOCAL_ENGINE_REQUIREMENTS = ("pysail",)
+"""Needed only to run the project off Databricks."""
+RUNTIME_PROVIDED_REQUIREMENTS = ("pyspark", "pyspark-client", "delta-spark")
+"""Provided by the Databricks runtime: PyPI's copies would shadow its own."""
+DATABRICKS_DROPPED_REQUIREMENTS = LOCAL_ENGINE_REQUIREMENTS + RUNTIME_PROVIDED_REQUIREMENTS
 
 
 def normalize_name(name: str) -> str:
@@ -59,7 +65,7 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest}"
 
 
-def strip_wheel(wheel: Path, drop: Iterable[str] = LOCAL_ENGINE_REQUIREMENTS) -> list[str]:
+def strip_wheel(wheel: Path, drop: Iterable[str] = DATABRICKS_DROPPED_REQUIREMENTS) -> list[str]:
     """Rewrite ``wheel`` in place without the given requirements; return the removed lines.
 
     Idempotent: a wheel already stripped is left untouched (an empty list is returned).
