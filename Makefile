@@ -17,7 +17,7 @@ RUN := $(UV) run --frozen --no-sync
 VENV_PYTHON = $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 
 
-.PHONY: python-version uv setup jars run test lint bench bench-components mutate viz mlflow-ui clean-data docs help
+.PHONY: python-version uv setup jars run test lint bench bench-components mutate viz mlflow-ui screenshots clean-data docs help
 
 help:
 	@echo "make run     - set up and run the whole lakehouse on the bundled sample"
@@ -27,6 +27,7 @@ help:
 	@echo "make mutate  - mutation testing of the critical modules, hours (docs/mutation.md)"
 	@echo "make viz     - open kedro-viz (lineage and table previews)"
 	@echo "make mlflow-ui - open the MLflow UI on the local tracking store"
+	@echo "make screenshots - docs/images/*.png (dashboard, kedro-viz, MLflow) of a lakehouse built by make run; needs chromium"
 	@echo "make docs    - regenerate docs/tables.md and docs/quality-rules.md from the code"
 	@echo "make clean-data - delete every generated table and landed batch under data/ (keeps the folders)"
 
@@ -94,6 +95,11 @@ viz: setup
 
 mlflow-ui: setup
 	$(RUN) mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts
+
+# The docs' screenshots (docs/images/): the dashboard, kedro-viz and the MLflow run, in headless
+# Chromium, from the lakehouse `make run` built. SCREENSHOTS_ARGS passes options, e.g. --out DIR.
+screenshots: setup
+	$(RUN) python scripts/screenshots.py $(SCREENSHOTS_ARGS)
 
 # The reference pages, generated from the table registries and rule lists in the code
 # (tests/test_reference_docs.py fails while the committed pages are stale).

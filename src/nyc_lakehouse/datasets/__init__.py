@@ -1,6 +1,12 @@
-"""Kedro datasets of the project: Delta tables on any engine mode, and the landing zone."""
+"""Kedro datasets of the project: Delta tables on any engine mode, the landing zone, the dashboard."""
 
+from nyc_lakehouse.datasets.dashboard_html import DashboardHTMLDataset
 from nyc_lakehouse.datasets.delta_table import DeltaTableDataset, OptionalDeltaTableDataset
 from nyc_lakehouse.datasets.landing_zone import LandingZoneDataset
 
-__all__ = ["DeltaTableDataset", "LandingZoneDataset", "OptionalDeltaTableDataset"]
+__all__ = [
+    "DashboardHTMLDataset",
+    "DeltaTableDataset",
+    "LandingZoneDataset",
+    "OptionalDeltaTableDataset",
+]

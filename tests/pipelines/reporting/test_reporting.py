@@ -207,7 +207,7 @@ def test_kedro_run_writes_chart_datasets_and_dashboard(
 
 
 def _chromium() -> str | None:
-    """Same lookup as scripts/screenshot_dashboard.py: $CHROMIUM, then chromium/chrome on PATH."""
+    """Same lookup as scripts/screenshots.py: $CHROMIUM, then chromium/chrome on PATH."""
     if os.environ.get("CHROMIUM"):
         return os.environ["CHROMIUM"]
     names = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -225,7 +225,7 @@ def test_dashboard_renders_in_headless_chromium(charts, tmp_path):
     html_path.write_text(nodes.build_dashboard(**charts))
     png = tmp_path / "dashboard.png"
     result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "scripts" / "screenshot_dashboard.py"),
+        [sys.executable, str(PROJECT_ROOT / "scripts" / "screenshots.py"), "dashboard",
          str(html_path), str(png), "--check"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -246,7 +246,7 @@ def test_render_check_fails_when_plotly_js_is_not_embedded(charts, tmp_path):
     page = tmp_path / "broken.html"
     page.write_text(pio.to_html(charts["nyc311_daily_volume"], include_plotlyjs=False))
     result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "scripts" / "screenshot_dashboard.py"),
+        [sys.executable, str(PROJECT_ROOT / "scripts" / "screenshots.py"), "dashboard",
          str(page), str(tmp_path / "broken.png"), "--check"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
