@@ -308,8 +308,7 @@ def run() -> dict[str, Any]:
 
 
 def test_silver_311_tables_are_documented_as_produced(spark, silver_params, run):
-    from nyc_lakehouse.datasets.delta_table import ROW_IDENTITY_COLUMNS
-    from nyc_lakehouse.datasets.first_load import KIND_COLUMN
+    from nyc_lakehouse.delta import KIND_COLUMN, ROW_IDENTITY_COLUMNS
     from nyc_lakehouse.pipelines.silver import nodes
 
     good = dict.fromkeys(NYC311_FIELDS)

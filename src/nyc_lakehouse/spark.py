@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from nyc_lakehouse.delta.engines import sail as sail_workarounds
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -38,10 +40,9 @@ MODES = ("sail", "jvm", "remote", "databricks")
 MODE_ENV_VAR = "NYC_LAKEHOUSE_SPARK_MODE"
 EngineFamily = Literal["sail", "spark", "sql"]
 
-# With Parquet statistics on, Sail 0.7.2 reuses string min/max after a cast to a number and
-# returns wrong results without an error (min(cast(x as double)) = 1000005 > max = 999999).
-# Turning statistics off costs nothing measurable, so it is forced, not a default.
-SAIL_REQUIRED_ENV = {"SAIL_EXECUTION__COLLECT_STATISTICS": "false"}
+# Set before Sail starts, always: the workarounds of Sail defects that are server settings
+# (statistics reused after casts give wrong answers), with the rest of Sail's workarounds.
+SAIL_REQUIRED_ENV = sail_workarounds.REQUIRED_ENV
 
 # Sail's allocator (mimalloc 3) by default backs its arenas with transparent huge pages and
 # returns freed memory with MADV_DONTNEED: every reuse faults again and the kernel zeroes whole

@@ -13,12 +13,9 @@ import pytest
 from kedro.io.core import DatasetError
 
 from nyc_lakehouse.datasets import DeltaTableDataset
-from nyc_lakehouse.datasets.delta_sql import (
-    merge_sql,
-    partition_predicate,
-    resolve_address,
-    sql_literal,
-)
+from nyc_lakehouse.delta import DeltaTableError
+from nyc_lakehouse.delta.address import resolve_address
+from nyc_lakehouse.delta.sql import merge_sql, partition_predicate, sql_literal
 
 
 def test_folder_root_gives_schema_and_name_folders(tmp_path):
@@ -59,8 +56,10 @@ def test_explicit_path_wins(tmp_path):
     ],
 )
 def test_bad_addresses_are_clear_errors(table, root, path, message):
-    with pytest.raises(DatasetError, match=message):
+    with pytest.raises(DeltaTableError, match=message):
         resolve_address(table, root, path)
+    with pytest.raises(DatasetError, match=message):  # the dataset says it at construction
+        DeltaTableDataset(table=table, root=root, path=path)
 
 
 def test_literals_per_dialect():
@@ -69,9 +68,9 @@ def test_literals_per_dialect():
     assert sql_literal(dt.date(2024, 5, 1)) == "DATE '2024-05-01'"
     assert sql_literal(True) == "TRUE" and sql_literal(7) == "7"
     assert sql_literal(Decimal("1.50")) == "1.50" and sql_literal(None) == "NULL"
-    with pytest.raises(DatasetError, match="Timestamp partition columns"):
+    with pytest.raises(DeltaTableError, match="Timestamp partition columns"):
         sql_literal(dt.datetime(2024, 1, 1))
-    with pytest.raises(DatasetError, match="partition value"):
+    with pytest.raises(DeltaTableError, match="partition value"):
         sql_literal(float("nan"))
 
 
@@ -83,7 +82,7 @@ def test_partition_predicate_single_and_multi_column():
     assert partition_predicate(["y", "b"], [(2024, "X"), (2023, None)]) == (
         "((`y` = 2023 AND `b` IS NULL) OR (`y` = 2024 AND `b` = 'X'))"
     )
-    with pytest.raises(DatasetError, match="No partition values"):
+    with pytest.raises(DeltaTableError, match="No partition values"):
         partition_predicate(["m"], [])
 
 

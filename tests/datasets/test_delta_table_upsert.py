@@ -11,6 +11,8 @@ import pytest
 from deltalake import DeltaTable
 from kedro.io.core import DatasetError
 
+from nyc_lakehouse.delta import writes
+
 SCHEMA = "id long, m string, v string, seq long"
 
 
@@ -283,7 +285,7 @@ def test_auto_engine_uses_sql_merge_off_the_local_engine(spark, make_dataset, mo
     ds.save(spark.createDataFrame([(1, "a", "v1", 1)], SCHEMA))
     ds.save(spark.createDataFrame([(1, "a", "v2", 2)], SCHEMA))
     assert ds.last_save_metrics["engine"] == "delta_rs"
-    monkeypatch.setattr(engine, "is_local_engine", lambda: False)
+    monkeypatch.setattr(engine, "current_mode", lambda: "remote")
     ds.save(spark.createDataFrame([(1, "a", "v3", 3)], SCHEMA))
     assert ds.last_save_metrics["engine"] == "sql"
     assert [r["v"] for r in ds.load().collect()] == ["v3"]
@@ -334,7 +336,8 @@ def test_merge_into_a_table_sail_wrote_from_a_delta_read_copies_rows_intact(
     scratch = make_dataset(table="silver.scratch")
     scratch.save(spark.createDataFrame([(1, "a", "kept", 5), (2, "a", "old", 1)], SCHEMA))
     ds = make_dataset(save_args=_latest_wins(merge_engine="delta_rs"))
-    ds._write(scratch.load(), "overwrite")  # created straight from the Delta read, not staged
+    # created straight from the Delta read, not staged
+    writes.overwrite(ds.table, scratch.load(), ds.config.write)
     metadata = [f.metadata for f in DeltaTable(str(lake / "silver" / "events")).schema().fields]
     assert any("SPARK::metadata::json" in m for m in metadata)  # the condition under test
 
@@ -427,11 +430,10 @@ def test_source_with_row_identity_is_ranked_on_narrow_columns(
     latest wins, exact duplicates collapse to one row, content ties pick the same row whatever
     the row order, and the identity columns never reach the table (first load and merge).
     Both ways of dropping the losing rows: collected (anti join), or too many (outer join)."""
-    from nyc_lakehouse.datasets import delta_table
-    from nyc_lakehouse.datasets.delta_table import ROW_IDENTITY_COLUMNS, with_row_identity
+    from nyc_lakehouse.delta import ROW_IDENTITY_COLUMNS, dedup, with_row_identity
 
     if not losers_collected:
-        monkeypatch.setattr(delta_table, "COLLECTED_LOSERS_MAX", 0)
+        monkeypatch.setattr(dedup, "COLLECTED_LOSERS_MAX", 0)
 
     batch = [
         (1, "a", "v1", 1),
@@ -593,9 +595,9 @@ def test_create_via_parquet_bounds_row_groups(spark, make_dataset, monkeypatch):
 
     import pyarrow.parquet as pq
 
-    from nyc_lakehouse.datasets import delta_table
+    from nyc_lakehouse.delta import parquet_load
 
-    monkeypatch.setattr(delta_table, "FIRST_LOAD_ROW_GROUP_ROWS", 4)
+    monkeypatch.setattr(parquet_load, "FIRST_LOAD_ROW_GROUP_ROWS", 4)
     ds = make_dataset(save_args=_latest_wins(partition_by=["m"], create_via_parquet=True))
     ds.save(spark.createDataFrame([(i, "a", "x", 1) for i in range(10)], SCHEMA))
     assert ds.last_save_metrics["engine"] == "parquet+delta_rs"
@@ -615,12 +617,12 @@ def test_create_via_parquet_caps_dictionaries_of_unique_values(spark, make_datas
 
     import pyarrow.parquet as pq
 
-    from nyc_lakehouse.datasets import delta_table
+    from nyc_lakehouse.delta import parquet_load
 
     def dictionary_bytes(column) -> int:
         return column.data_page_offset - column.dictionary_page_offset
 
-    monkeypatch.setattr(delta_table, "FIRST_LOAD_DICTIONARY_PAGE_BYTES", 1024)
+    monkeypatch.setattr(parquet_load, "FIRST_LOAD_DICTIONARY_PAGE_BYTES", 1024)
     ds = make_dataset(save_args=_latest_wins(partition_by=["m"], create_via_parquet=True))
     rows = [(i, "a", uuid.uuid4().hex * 2, i % 3) for i in range(2_000)]  # 64 unique bytes each
     ds.save(spark.createDataFrame(rows, SCHEMA))

@@ -17,7 +17,8 @@ import pytest
 from deltalake import DeltaTable
 from kedro.io.core import DatasetError
 
-from nyc_lakehouse.datasets import DeltaTableDataset, linked_files
+from nyc_lakehouse.datasets import DeltaTableDataset
+from nyc_lakehouse.delta import linked_files
 from nyc_lakehouse.pipelines.bronze import nodes
 
 PARAMS = {"dataset": "nyc311", "verify": "full"}
@@ -237,7 +238,7 @@ def test_off_the_local_engine_bronze_appends_through_spark(spark, zone, data_roo
     from nyc_lakehouse import spark as engine
 
     zone.write_batch("nyc311", "b1", [_strings(unique_key=["1", "2"])], ingest_date="2024-01-01")
-    monkeypatch.setattr(engine, "is_local_engine", lambda: False)
+    monkeypatch.setattr(engine, "current_mode", lambda: "remote")
     dataset = _bronze(data_root, "nyc311_service_requests", True)
     _append(zone, dataset)
     assert "engine" not in dataset.last_save_metrics

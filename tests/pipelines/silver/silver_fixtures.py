@@ -172,6 +172,10 @@ def read_table(spark, data_root: Path, table: str) -> list[dict[str, Any]]:
 
 
 def materialize(spark, df, path: Path):
-    """Write a stage's output to Delta and read it back, as the pipeline persists the base stage."""
-    df.write.format("delta").mode("overwrite").save(str(path))
-    return spark.read.format("delta").load(str(path))
+    """Write a stage's output to Delta and read it back through the Delta dataset, as the
+    pipeline persists the base stage (the dataset hands nodes session-zone timestamps)."""
+    from nyc_lakehouse.datasets import DeltaTableDataset
+
+    dataset = DeltaTableDataset(path=str(path))
+    dataset.save(df)
+    return dataset.load()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from silver_fixtures import good_request, materialize
 
-from nyc_lakehouse.datasets.delta_table import ROW_IDENTITY_COLUMNS, with_row_hash, with_row_id
+from nyc_lakehouse.delta import ROW_IDENTITY_COLUMNS, with_row_hash, with_row_id
 from nyc_lakehouse.pipelines.silver import nodes
 
 

@@ -1,4 +1,4 @@
-"""Silver 311's first load from the increment's own files (datasets/first_load.py).
+"""Silver 311's first load from the increment's own files (delta/first_load.py, delta/adopt.py).
 
 The first load links the increment's ``_kind=final`` files into the new table instead of
 writing the rows again. These tests run the real pipeline both ways (the ordinary first load is
@@ -16,7 +16,8 @@ import pytest
 from deltalake import DeltaTable
 from silver_fixtures import bronze_frame, good_911_row, good_request, read_table, write_bronze
 
-from nyc_lakehouse.datasets import DeltaTableDataset, first_load
+from nyc_lakehouse.datasets import DeltaTableDataset
+from nyc_lakehouse.delta import first_load, writes
 from nyc_lakehouse.pipelines.silver.nodes import NYC311_SILVER_COLUMNS
 from nyc_lakehouse.sources.schemas import NYC311_FIELDS, NYC911_FIELDS
 
@@ -331,10 +332,10 @@ def test_a_failed_pending_append_removes_the_new_table(spark, tmp_path, monkeypa
     increment, target = _increment_and_target(tmp_path)
     increment.save(_rows(spark))
 
-    def broken_append(self, data, mode, replace_where=None):
+    def broken_append(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(DeltaTableDataset, "_write", broken_append)
+    monkeypatch.setattr(writes, "write", broken_append)
     with pytest.raises(Exception, match="disk full"):
         target.save(_upsert_source(increment))
     assert not os.path.exists(target.address.path)

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 
 from nyc_lakehouse import spark as engine
-from nyc_lakehouse.datasets.linked_files import LandingFilesAppend, LandingFileToLink
+from nyc_lakehouse.delta.linked_files import LandingFilesAppend, LandingFileToLink
 from nyc_lakehouse.landing import LandingZone, file_checksum
 from nyc_lakehouse.sources.schemas import FIELDS_BY_DATASET
 
@@ -293,20 +293,9 @@ def read_landing_files(
         len(new),
         f"{sum(int(f['rows']) for f in new):,}",
     )
-    frame = _with_plain_schema(data.select(*[_column_or_null(data, c) for c in order]))
+    frame = data.select(*[_column_or_null(data, c) for c in order])
     files = tuple(LandingFileToLink(f["source_file"], f["batch_id"], f["ingest_date"]) for f in new)
     return LandingFilesAppend(frame=frame, files=files, ingested_at=ingested_at)
-
-
-def _with_plain_schema(data: DataFrame) -> DataFrame:
-    """The same rows under a schema declared from DDL (all columns nullable).
-
-    Sail 0.7.2: once a Delta table has a non-nullable column (``F.lit`` columns are not
-    nullable), later ``mergeSchema`` appends silently drop new columns, so a new source column
-    would be lost. Declaring the schema through an empty DataFrame makes every column nullable.
-    """
-    ddl = ", ".join(f"`{name}` {kind}" for name, kind in data.dtypes)
-    return engine.get_spark().createDataFrame([], ddl).unionByName(data)
 
 
 def _column_order(incoming: Iterable[str], existing: Iterable[str]) -> list[str]:

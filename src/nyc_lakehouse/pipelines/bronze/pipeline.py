@@ -2,7 +2,7 @@
 
 Per source (``nyc311``, ``nyc911``): plan (which committed landing files are not in bronze yet)
 -> append them to the bronze Delta table (the files themselves on the local engine, see
-datasets/linked_files.py; read with Spark elsewhere); then one node writes the batch
+delta/linked_files.py; read with Spark elsewhere); then one node writes the batch
 log for both, after both appends. Each source waits for its ingestion run summary
 (``ingestion.<source>_done``), so ``kedro run`` lands before it ingests.
 """

@@ -24,7 +24,6 @@ from pyspark.sql import types as T
 from nyc_lakehouse.pipelines.gold import data_tests
 from nyc_lakehouse.pipelines.gold.tables import all_data_tests, columns_of
 from nyc_lakehouse.spark import get_spark
-from nyc_lakehouse.timezones import local_date
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +123,7 @@ def _valid_closed_day() -> Column:
         & ~F.coalesce(F.col("has_invalid_closed_date"), F.lit(False))
         & ~F.coalesce(F.col("has_future_closed_date"), F.lit(False))
     )
-    return F.when(valid, local_date(F.col("closed_date")))
+    return F.when(valid, F.to_date(F.col("closed_date")))
 
 
 def safe_divide(numerator: Column, denominator: Column) -> Column:

@@ -475,15 +475,13 @@ def volume_anomaly(
 
 
 def _calendar_day(df: Any, column: str) -> Any:
-    """The session-time-zone day of a date or timestamp column (Sail's Delta UTC quirk handled)."""
+    """The session-time-zone day of a date or timestamp column."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import DateType
 
-    from nyc_lakehouse.timezones import local_date
-
     if isinstance(df.schema[column].dataType, DateType):
         return F.col(column)
-    return local_date(F.col(column))
+    return F.to_date(F.col(column))
 
 
 def volume_anomaly_metrics(

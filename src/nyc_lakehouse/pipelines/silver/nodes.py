@@ -23,8 +23,7 @@ from typing import Any
 # parameters, and warns for every node whose hints name an unimported type.
 from pyspark.sql import Column, DataFrame
 
-from nyc_lakehouse.datasets.delta_table import ROW_IDENTITY_COLUMNS
-from nyc_lakehouse.datasets.first_load import KIND_COLUMN
+from nyc_lakehouse.delta import select_columns
 from nyc_lakehouse.pipelines.silver import parsers
 from nyc_lakehouse.quality import (
     FAILED_RULES_COLUMN,
@@ -316,7 +315,7 @@ def add_311_flags(base: DataFrame, params: Mapping[str, Any], as_of: Column) -> 
     closed, created = F.col("closed_date"), F.col("created_date")
     invalid_closed = closed.isNotNull() & (
         (created.isNotNull() & (closed < created))
-        | (F.year(parsers.in_session_time_zone(closed)) < F.lit(int(params["min_closed_year"])))
+        | (F.year(closed) < F.lit(int(params["min_closed_year"])))
     )
     tolerance_days = int(params["future_closed_tolerance_days"])
     future_closed = closed.isNotNull() & (
@@ -477,7 +476,7 @@ def prepare_311_increment(
     only_quarantined_key = F.when(F.col("_quarantined"), F.col("source_unique_key"))
     kept = flagged.withColumn("source_unique_key", only_quarantined_key).select("*", *received)
     # Stored under their silver names and with the run's stamp, so that on a first load the
-    # increment's files can become silver's (datasets/first_load.py). The catalog adds the row
+    # increment's files can become silver's (delta/first_load.py). The catalog adds the row
     # identity as it writes (add_row_hash, leaving out the run's time and stamp, and add_row_id).
     return (
         enrich_311(kept, params, run)
@@ -716,18 +715,15 @@ def enrich_311(checked: DataFrame, params: Mapping[str, Any], run: Mapping[str, 
         ((F.unix_timestamp(closed) - F.unix_timestamp(created)) / F.lit(3600.0)).cast("double"),
     )
     abbreviations = params.get("address_abbreviations", {})
-    # Calendar fields in New York time, whatever the engine did with the stored time zone.
-    local_created = F.col("_created_local")
+    # Calendar fields in the session time zone (New York): Delta reads on Sail are converted by
+    # the dataset (nyc_lakehouse.delta.engines.sail.in_session_time_zone).
+    local_created = F.col("created_date")
     day_of_week = ((F.dayofweek(local_created) + F.lit(5)) % F.lit(7) + F.lit(1)).cast("int")
-    with_closed = with_closed.withColumn(
-        "_created_local", parsers.in_session_time_zone(F.col("created_date"))
-    )
     described = with_closed.select(
         *[
             c
             for c in with_closed.columns
-            if c not in ("incident_address", "street_name", "_created_local")
-            and not c.startswith("_code_")
+            if c not in ("incident_address", "street_name") and not c.startswith("_code_")
         ],
         F.col("_code_complaint_type").alias("complaint_type"),
         F.col("_code_complaint_category").alias("complaint_category"),
@@ -737,7 +733,7 @@ def enrich_311(checked: DataFrame, params: Mapping[str, Any], run: Mapping[str, 
         normalize_address(F.col("incident_address"), abbreviations).alias("incident_address"),
         normalize_address(F.col("street_name"), abbreviations).alias("street_name"),
         F.to_date(local_created).alias("created_date_only"),
-        F.to_date(parsers.in_session_time_zone(closed)).alias("closed_date_only"),
+        F.to_date(closed).alias("closed_date_only"),
         F.year(local_created).cast("int").alias("created_year"),
         F.month(local_created).cast("int").alias("created_month_num"),
         day_of_week.alias("created_day_of_week"),
@@ -956,11 +952,10 @@ def finalize_311(enriched: DataFrame, run: Mapping[str, Any]) -> DataFrame:
         stamped = enriched.withColumn(
             "_silver_updated_at", F.lit(run["started_at"]).cast("timestamp")
         )
-    # Row identity and the first-load tag (prepared increment only) go on to the upsert, which
-    # uses and drops them. Nothing else may change between the increment and the upsert: on a
-    # first load the increment's files become the table (the dataset checks counts and types).
-    passed_on = [c for c in (*ROW_IDENTITY_COLUMNS, KIND_COLUMN) if c in columns]
-    return stamped.select(*NYC311_SILVER_COLUMNS, *passed_on)
+    # select_columns keeps the storage columns the increment's dataset added, for the upsert.
+    # Nothing else may change between the increment and the upsert: on a first load the
+    # increment's files become the table (the dataset checks counts and types).
+    return select_columns(stamped, NYC311_SILVER_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------

@@ -166,7 +166,3 @@ def parse_errors(pairs: Mapping[str, tuple[Column, Column]]) -> Column:
     # The array only on the rows where a field failed (few): building and compacting one on
     # every row would be work for nothing on nearly all of them.
     return F.when(any_failed, names).otherwise(empty)
-
-
-# Re-exported: silver was the first to need it; every layer uses nyc_lakehouse.timezones.
-from nyc_lakehouse.timezones import in_session_time_zone  # noqa: E402,F401

@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kedro.io.core import DatasetError
+from nyc_lakehouse.delta.errors import DeltaTableError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from nyc_lakehouse.delta.table import Table
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +95,30 @@ def linkable_table(path: str, storage_options: Mapping[str, str] | None = None) 
     return sorted(partitions) == sorted(LINKED_PARTITION_COLUMNS)
 
 
+def append_files(table: Table, append: LandingFilesAppend) -> dict[str, Any] | None:
+    """Commit ``append.files`` to ``table``; None: append ``append.frame`` through the engine.
+
+    Sail and local paths only, and a table that is new or was created this way.
+    """
+    path = table.address.path
+    if not (
+        table.engine.is_sail
+        and table.address.is_local_path
+        and path is not None
+        and append.files
+        and all("://" not in f.path for f in append.files)
+    ):
+        return None
+    if not linkable_table(path, table.storage_options):
+        logger.info(
+            "%s was written by Spark (partitioned by %s): appending through Spark",
+            table.name,
+            table.delta_rs().metadata().partition_columns,
+        )
+        return None
+    return append_linked_files(os.path.abspath(path), append)
+
+
 def append_linked_files(path: str, append: LandingFilesAppend) -> dict[str, Any]:
     """Commit ``append.files`` to the Delta table at ``path`` (created if absent), one commit.
 
@@ -119,7 +145,7 @@ def append_linked_files(path: str, append: LandingFilesAppend) -> dict[str, Any]
         footers.append((file, metadata))
         for field in metadata.schema.to_arrow_schema():
             if field.name in LINKED_PARTITION_COLUMNS:
-                raise DatasetError(
+                raise DeltaTableError(
                     f"Landing file {file.path} has a column named {field.name}, which bronze "
                     "reserves for its audit columns"
                 )
@@ -127,7 +153,7 @@ def append_linked_files(path: str, append: LandingFilesAppend) -> dict[str, Any]
                 known[field.name] = field.type
                 names.append(field.name)
             elif _delta_type_text(known[field.name]) != _delta_type_text(field.type):
-                raise DatasetError(
+                raise DeltaTableError(
                     f"Landing file {file.path}: column {field.name} is {field.type}, the bronze "
                     f"table has {known[field.name]}; land it again with the table's type, or "
                     "append it through Spark (a table written by Spark is not linked)"

@@ -1,8 +1,7 @@
-"""Pure helpers of :class:`~nyc_lakehouse.datasets.DeltaTableDataset`: table addressing,
-SQL literals and the predicates / MERGE statements it builds.
+"""The SQL text the Delta writers build: literals, partition predicates and MERGE statements.
 
-Kept free of Spark and I/O so the text of every statement (including the Unity Catalog one that
-cannot run on a laptop) is unit-tested.
+Pure: no Spark, no I/O, so the text of every statement (including the Unity Catalog one that
+cannot run on a laptop) is unit-tested; the same text runs for real in the contract tests.
 """
 
 from __future__ import annotations
@@ -10,88 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from kedro.io.core import DatasetError
-
-UC_SCHEME = "uc://"
-DEFAULT_ROOT = "data"
-
-
-@dataclass(frozen=True)
-class TableAddress:
-    """Where a Delta table lives: a path (local folder or object store URI) or a UC name."""
-
-    name: str
-    """Human name used in messages: ``schema.table`` or the path."""
-    path: str | None = None
-    """Absolute local path or ``scheme://...`` URI; ``None`` for a Unity Catalog table."""
-    catalog_name: str | None = None
-    """``catalog.schema.table`` for a Unity Catalog table; ``None`` for a path."""
-
-    @property
-    def is_catalog(self) -> bool:
-        return self.catalog_name is not None
-
-    @property
-    def is_local_path(self) -> bool:
-        return self.path is not None and "://" not in self.path
-
-    def sql_identifier(self) -> str:
-        """The table as it appears in Spark SQL: ```c`.`s`.`t``` or ``delta.`path```."""
-        if self.catalog_name is not None:
-            return ".".join(quote_identifier(part) for part in self.catalog_name.split("."))
-        return f"delta.{quote_identifier(str(self.path))}"
-
-
-def resolve_address(table: str | None, root: str | None, path: str | None) -> TableAddress:
-    """Turn the dataset's ``table``/``root``/``path`` arguments into a :class:`TableAddress`.
-
-    ``table="<schema>.<name>"`` with ``root`` a folder or URI gives ``<root>/<schema>/<name>``;
-    with ``root="uc://<catalog>"`` it gives the Unity Catalog table ``<catalog>.<schema>.<name>``.
-    An explicit ``path`` wins over ``table``+``root`` (``table`` then only names it in messages).
-    """
-    if path is not None:
-        if path.startswith(UC_SCHEME):
-            raise DatasetError(
-                f"path={path!r}: Unity Catalog tables are addressed with "
-                "table='<schema>.<name>' and root='uc://<catalog>', not path="
-            )
-        location = _normalize_location(path)
-        return TableAddress(name=table or location, path=location)
-    if not table:
-        raise DatasetError("DeltaTableDataset needs table='<schema>.<name>' (+ root) or path=")
-    parts = table.split(".")
-    if len(parts) != 2 or not all(part.strip() for part in parts):
-        raise DatasetError(
-            f"table={table!r}: expected '<schema>.<name>' (e.g. 'silver.nyc311_service_requests')"
-        )
-    schema, name = (part.strip() for part in parts)
-    root = DEFAULT_ROOT if root is None or root == "" else root
-    if root.startswith(UC_SCHEME):
-        catalog = root[len(UC_SCHEME) :].strip("/")
-        if not catalog or "/" in catalog or "." in catalog:
-            raise DatasetError(f"root={root!r}: expected 'uc://<catalog>' (e.g. 'uc://nyc')")
-        return TableAddress(name=f"{schema}.{name}", catalog_name=f"{catalog}.{schema}.{name}")
-    location = _normalize_location(f"{root.rstrip('/')}/{schema}/{name}")
-    return TableAddress(name=f"{schema}.{name}", path=location)
-
-
-def _normalize_location(location: str) -> str:
-    if location.startswith("file://"):
-        location = location[len("file://") :]
-    if "://" in location:
-        return location.rstrip("/")
-    # Relative local paths are relative to the working directory, like every Kedro dataset.
-    return str(Path(location).expanduser().resolve())
-
-
-def quote_identifier(name: str) -> str:
-    """Backtick-quote a SQL identifier (Spark SQL and delta-rs/DataFusion both accept it)."""
-    return "`" + name.replace("`", "``") + "`"
+from nyc_lakehouse.delta.address import quote_identifier
+from nyc_lakehouse.delta.errors import DeltaTableError
 
 
 def sql_literal(value: Any, dialect: str = "spark") -> str:
@@ -108,10 +30,10 @@ def sql_literal(value: Any, dialect: str = "spark") -> str:
         return str(value)
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
-            raise DatasetError(f"Cannot use {value!r} as a partition value in a predicate")
+            raise DeltaTableError(f"Cannot use {value!r} as a partition value in a predicate")
         return repr(value)
     if isinstance(value, dt.datetime):
-        raise DatasetError(
+        raise DeltaTableError(
             "Timestamp partition columns are not supported (their literals depend on the "
             "session time zone): partition by a date or a string such as 'YYYY-MM'"
         )
@@ -121,7 +43,7 @@ def sql_literal(value: Any, dialect: str = "spark") -> str:
         if dialect == "datafusion":
             return "'" + value.replace("'", "''") + "'"
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    raise DatasetError(f"Unsupported partition value type {type(value).__name__}: {value!r}")
+    raise DeltaTableError(f"Unsupported partition value type {type(value).__name__}: {value!r}")
 
 
 def partition_predicate(
@@ -140,7 +62,7 @@ def partition_predicate(
     cols = [prefix + quote_identifier(c) for c in columns]
     combos = sorted({tuple(v) for v in values}, key=lambda combo: tuple(map(repr, combo)))
     if not combos:
-        raise DatasetError("No partition values: nothing to build a predicate from")
+        raise DeltaTableError("No partition values: nothing to build a predicate from")
     if len(cols) == 1:
         present = [combo[0] for combo in combos if combo[0] is not None]
         clauses = []
