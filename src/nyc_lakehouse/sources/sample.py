@@ -7,7 +7,7 @@ month, with exactly the columns and value formats the live Socrata API lands wit
 ``_socrata_created_at`` / ``_socrata_updated_at`` (UTC, ``Z``) and nulls where the API omits a
 key. Nothing downstream can tell a sample batch from an API batch.
 
-Content model (see ``README "The bundled sample"``): the complaint-type and agency mix,
+Content model (see ``docs/operations.md``, "The bundled sample"): the complaint-type and agency mix,
 boroughs with real ZIP codes and coordinates, weekly and yearly seasonality, US/New York holidays,
 a COVID dip from 2020-03-16 with a rebound until mid-2021, level shifts and one-off events,
 resolution times by complaint type, and real-world defects at low, configurable rates
