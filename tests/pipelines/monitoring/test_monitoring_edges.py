@@ -1,0 +1,263 @@
+"""Monitoring at its edges: volume checks with little or exact history, and the gold data-test
+results table when it is empty, incomplete or configured differently (real Sail, real Delta)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from nyc_lakehouse.pipelines.monitoring import nodes
+
+NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
+DAY0 = date(2024, 1, 1)
+NOTHING = {"mean": None, "std": None, "z": None, "anomaly": False}
+
+
+def _days(values: list[float]) -> dict[date, float]:
+    return {DAY0 + timedelta(days=i): v for i, v in enumerate(values)}
+
+
+# volume_anomaly ------------------------------------------------------------------------------
+def test_no_records_and_too_short_a_window_give_no_statistics():
+    assert nodes.volume_anomaly({}) == {"latest_day": None, "latest": None, **NOTHING}
+    assert nodes.volume_anomaly(_days([5.0])) == {"latest_day": DAY0, "latest": 5.0, **NOTHING}
+    # one day before the latest is a window of one: still no standard deviation
+    one = nodes.volume_anomaly(_days([5.0, 50.0]))
+    assert one == {"latest_day": DAY0 + timedelta(days=1), "latest": 50.0, **NOTHING}
+
+
+def test_a_window_of_two_days_has_a_sample_standard_deviation():
+    # window 10, 20, 30: mean 20, sample variance (100 + 0 + 100) / 2 = 100, std 10
+    got = nodes.volume_anomaly(_days([10.0, 20.0, 30.0, 50.0]))
+    assert (got["mean"], got["std"], got["z"]) == (20.0, 10.0, 3.0)
+    two = nodes.volume_anomaly(_days([10.0, 30.0, 20.0]))
+    assert (two["mean"], two["std"]) == (20.0, pytest.approx(math.sqrt(200)))
+    assert two["anomaly"] is False  # too little history to flag
+
+
+def test_a_flat_history_floors_the_deviation_at_one_record():
+    got = nodes.volume_anomaly(_days([100.0] * 20 + [103.0]))
+    assert (got["mean"], got["std"], got["z"]) == (100.0, 1.0, 3.0)
+    assert got["anomaly"] is False  # |z| must exceed the threshold, not reach it
+
+
+def test_the_default_window_is_28_days_before_the_latest():
+    values = [100.0] * 31
+    values[1] = 1000.0  # 29 days before the latest (day 30): just outside the window
+    got = nodes.volume_anomaly(_days(values))
+    assert (got["mean"], got["std"]) == (100.0, 1.0)
+
+
+def test_exactly_min_history_days_can_flag_and_the_default_threshold_is_3():
+    window = [90.0, 110.0] * 7  # 14 days: mean 100, sample std sqrt(1400 / 13)
+    std = math.sqrt(1400 / 13)
+    got = nodes.volume_anomaly(_days([*window, 100 + 3.5 * std]))
+    assert got["std"] == pytest.approx(std) and got["z"] == pytest.approx(3.5)
+    assert got["anomaly"] is True
+    assert nodes.volume_anomaly(_days([*window, 100 + 2.5 * std]))["anomaly"] is False
+    # 13 days of history never flag, whatever the spike
+    assert nodes.volume_anomaly(_days([*window[1:], 10_000.0]))["anomaly"] is False
+
+
+# gold_integrity_metrics ----------------------------------------------------------------------
+PARAMS = {
+    "table": "monitoring.gold_test_results",
+    "run_column": "run_id",
+    "time_column": "evaluated_at",
+    "table_column": "table_name",
+    "test_column": "test_name",
+    "failed_column": "failed_count",
+    "status_column": "status",
+}
+SCHEMA = (
+    "run_id string, evaluated_at timestamp, table_name string, test_name string, "
+    "status string, failed_count bigint"
+)
+
+
+def _write(spark, data_root: Path, rows: list[tuple], schema: str = SCHEMA) -> None:
+    writer = spark.createDataFrame(rows, schema).write.format("delta").mode("overwrite")
+    writer.option("overwriteSchema", "true").save(
+        str(data_root / "monitoring" / "gold_test_results")
+    )
+
+
+def _rows(frame) -> list[tuple]:
+    return sorted(
+        (r["table_name"], r["metric"], r["dimension"], r["value"], r["detail"])
+        for r in frame.to_dict("records")
+    )
+
+
+def test_results_table_missing_columns_empty_or_absent(spark, data_root):
+    run = nodes.new_monitoring_run(NOW)
+    absent = nodes.gold_integrity_metrics(run, PARAMS, str(data_root))
+    assert _rows(absent) == [
+        (PARAMS["table"], "table_missing", "", 1.0, f"not found under {data_root}")
+    ]
+    assert set(absent["run_id"]) == {run["run_id"]}
+
+    _write(spark, data_root, [], SCHEMA)
+    empty = nodes.gold_integrity_metrics(run, PARAMS, str(data_root))
+    assert _rows(empty) == [(PARAMS["table"], "integrity_tests_run", "", 0.0, "")]
+    assert set(empty["run_id"]) == {run["run_id"]}
+
+    _write(spark, data_root, [("r1", "fact_311")], "run_id string, table_name string")
+    incomplete = nodes.gold_integrity_metrics(run, PARAMS, str(data_root))
+    assert _rows(incomplete) == [
+        (PARAMS["table"], "missing_column", "evaluated_at", 1.0, ""),
+        (PARAMS["table"], "missing_column", "failed_count", 1.0, ""),
+        (PARAMS["table"], "missing_column", "test_name", 1.0, ""),
+    ]
+    assert set(incomplete["run_id"]) == {run["run_id"]}
+
+
+def test_one_failing_row_bare_and_qualified_names_and_the_run_in_detail(spark, data_root):
+    at = datetime(2024, 3, 2, tzinfo=UTC)
+    _write(
+        spark,
+        data_root,
+        [
+            ("r9", at, "fact_311", "one_orphan", "pass", 1),  # a single failing row counts
+            ("r9", at, "analytics.weekly", "fresh", None, 0),
+            ("r9", at, "analytics.weekly", "no_status", None, 2),
+        ],
+    )
+    metrics = nodes.gold_integrity_metrics(nodes.new_monitoring_run(NOW), PARAMS, str(data_root))
+    assert _rows(metrics) == [
+        ("analytics.weekly", "integrity_failures", "no_status", 2.0, ""),
+        ("analytics.weekly", "integrity_tests_failed", "", 1.0, ""),
+        ("analytics.weekly", "integrity_tests_run", "", 2.0, "r9"),
+        ("gold.fact_311", "integrity_failures", "one_orphan", 1.0, "pass"),
+        ("gold.fact_311", "integrity_tests_failed", "", 1.0, ""),
+        ("gold.fact_311", "integrity_tests_run", "", 1.0, "r9"),
+    ]
+
+
+def test_passing_statuses_come_from_the_parameters(spark, data_root):
+    at = datetime(2024, 3, 2, tzinfo=UTC)
+    _write(
+        spark,
+        data_root,
+        [("r1", at, "fact_311", "a", "ok", 0), ("r1", at, "fact_311", "b", "pass", 0)],
+    )
+    params = {**PARAMS, "passing_statuses": ["ok"]}
+    metrics = nodes.gold_integrity_metrics(nodes.new_monitoring_run(NOW), params, str(data_root))
+    assert ("gold.fact_311", "integrity_failures", "b", 0.0, "pass") in _rows(metrics)
+    assert ("gold.fact_311", "integrity_tests_failed", "", 1.0, "") in _rows(metrics)
+
+
+def test_a_configured_status_column_the_table_lacks_is_ignored(spark, data_root):
+    at = datetime(2024, 3, 2, tzinfo=UTC)
+    _write(
+        spark,
+        data_root,
+        [("r1", at, "fact_311", "a", 0), ("r1", at, "fact_311", "b", 4)],
+        "run_id string, evaluated_at timestamp, table_name string, test_name string, "
+        "failed_count bigint",
+    )
+    metrics = nodes.gold_integrity_metrics(nodes.new_monitoring_run(NOW), PARAMS, str(data_root))
+    assert _rows(metrics) == [
+        ("gold.fact_311", "integrity_failures", "b", 4.0, ""),
+        ("gold.fact_311", "integrity_tests_failed", "", 1.0, ""),
+        ("gold.fact_311", "integrity_tests_run", "", 2.0, "r1"),
+    ]
+
+
+# volume_anomaly_metrics, freshness and date ranges on real tables -----------------------------
+def _table(spark, data_root: Path, table: str, rows: list[tuple], schema: str) -> None:
+    schema_name, name = table.split(".")
+    writer = spark.createDataFrame(rows, schema).write.format("delta").mode("overwrite")
+    writer.option("overwriteSchema", "true").save(str(data_root / schema_name / name))
+
+
+def test_volume_checks_go_on_past_a_missing_table_or_column(spark, data_root):
+    days = [(i, DAY0 + timedelta(days=i)) for i in range(31) for _ in range(3 if i == 1 else 1)]
+    _table(spark, data_root, "silver.daily", days, "unique_key int, day date")
+    checks = [
+        {"table": "silver.absent", "date_column": "day"},
+        {"table": "silver.daily", "date_column": "no_such_day"},
+        {"table": "silver.daily", "date_column": "day"},
+    ]
+    run = nodes.new_monitoring_run(NOW)
+    metrics = nodes.volume_anomaly_metrics(run, checks, str(data_root))
+    assert set(metrics["run_id"]) == {run["run_id"]}
+    rows = [
+        (r["table_name"], r["metric"], r["dimension"], r["value"], r["detail"])
+        for r in metrics.to_dict("records")
+    ]
+    assert rows[:2] == [
+        ("silver.absent", "table_missing", "", 1.0, f"not found under {data_root}"),
+        ("silver.daily", "missing_column", "no_such_day", 1.0, ""),
+    ]
+    # day 1 (3 records) is 29 days before the latest: outside the default 28-day window
+    latest = "2024-01-31"
+    assert rows[2:] == [
+        ("silver.daily", "volume_latest", latest, 1.0, ""),
+        ("silver.daily", "volume_trailing_mean", latest, 1.0, ""),
+        ("silver.daily", "volume_trailing_std", latest, 1.0, ""),
+        ("silver.daily", "volume_zscore", latest, 0.0, ""),
+        ("silver.daily", "volume_anomaly", latest, 0.0, "|z| > 3.0 over 28 days"),
+    ]
+
+
+def test_volume_trailing_days_come_from_the_check(spark, data_root):
+    days = [(i, DAY0 + timedelta(days=i)) for i in range(31) for _ in range(3 if i == 1 else 1)]
+    _table(spark, data_root, "silver.daily", days, "unique_key int, day date")
+    check = {"table": "silver.daily", "date_column": "day", "trailing_days": 29}
+    metrics = nodes.volume_anomaly_metrics(nodes.new_monitoring_run(NOW), [check], str(data_root))
+    mean = metrics[metrics["metric"] == "volume_trailing_mean"].iloc[0]["value"]
+    assert mean == pytest.approx(31 / 29)  # 28 days of 1 and day 1's 3
+
+
+def test_freshness_details_and_the_stale_boundary(spark, data_root):
+    latest = datetime(2024, 3, 9, 17, 0, tzinfo=UTC)  # 19 hours before NOW
+    rows = [(1, latest - timedelta(days=1)), (2, latest)]
+    _table(spark, data_root, "silver.events", rows, "unique_key int, created_date timestamp")
+
+    def measure(max_age: float):
+        spec = {
+            "table": "silver.events",
+            "freshness_column": "created_date",
+            "max_age_hours": max_age,
+        }
+        metrics = nodes.measure_tables(nodes.new_monitoring_run(NOW), [spec], str(data_root))
+        return {
+            r["metric"]: (r["value"], r["dimension"], r["detail"])
+            for r in metrics.to_dict("records")
+            if r["metric"] in ("freshness_hours", "is_stale")
+        }
+
+    assert measure(19) == {
+        "freshness_hours": (19.0, "created_date", "latest 2024-03-09T17:00:00+00:00"),
+        "is_stale": (0.0, "created_date", "max 19 h"),  # exactly the allowed age: fresh
+    }
+    assert measure(18.5)["is_stale"] == (1.0, "created_date", "max 18.5 h")
+
+
+def test_date_ranges_of_a_date_column_and_of_an_empty_table(spark, data_root):
+    rows = [(1, date(2024, 1, 5)), (2, date(2024, 2, 1))]
+    _table(spark, data_root, "silver.days", rows, "unique_key int, day date")
+    _table(spark, data_root, "silver.none", [], "unique_key int, day date")
+    specs = [
+        {"table": "silver.days", "date_column": "day"},
+        {"table": "silver.none", "date_column": "day", "freshness_column": "day"},
+    ]
+    metrics = nodes.measure_tables(nodes.new_monitoring_run(NOW), specs, str(data_root))
+    got = {
+        (r["table_name"], r["metric"]): (r["value"], r["dimension"], r["detail"])
+        for r in metrics.to_dict("records")
+        if r["metric"] in ("date_min", "date_max", "freshness_hours")
+    }
+    # a date's epoch is its midnight in the session time zone (New York)
+    epoch = datetime(2024, 1, 5, tzinfo=ZoneInfo("America/New_York")).timestamp()
+    assert got[("silver.days", "date_min")] == (epoch, "day", "2024-01-05")
+    assert got[("silver.days", "date_max")][2] == "2024-02-01"
+    value, dimension, detail = got[("silver.none", "date_min")]
+    assert math.isnan(value) and (dimension, detail) == ("day", "")
+    value, dimension, detail = got[("silver.none", "freshness_hours")]
+    assert math.isnan(value) and (dimension, detail) == ("day", "no records")
