@@ -14,10 +14,12 @@ resolution times by complaint type, and real-world defects at low, configurable 
 (:class:`DefectRates`).
 
 Determinism and streaming: each month is drawn from its own random stream
-``(seed, year, month)`` and its unique keys come from a block reserved for that month, so a month
-has the same content whichever window it is generated in (only statuses near the end of the
-window depend on ``end``, which is the snapshot date), the same arguments give the same bytes,
-and memory stays bounded by one month whatever the ``scale``.
+``(seed, year, month)`` and its unique keys come from a block reserved for that month, so the
+same arguments give the same bytes and memory stays bounded by one month whatever the ``scale``.
+A 311 month does depend on ``end``, the snapshot date: requests that would close after it are
+still open, and the random draws that follow the statuses shift with them, so up to every row
+of a month can differ between two ends (``start`` only cuts the first month). The ingestion
+therefore treats the window as part of a landed sample's identity, like the scale and the seed.
 """
 
 from __future__ import annotations

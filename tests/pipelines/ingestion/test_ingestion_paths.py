@@ -120,6 +120,61 @@ def test_a_rerun_with_another_sample_scale_fails_clearly_instead_of_skipping(zon
     assert [b.rows for b in zone.batches("nyc311")] == [first["rows_landed"]]
 
 
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2019-01-01", "2019-03-31"),  # extended: the landed months had another snapshot date
+        ("2019-01-01", "2019-01-31"),  # shortened: February would stay outside the window
+        ("2019-03-01", "2019-03-31"),  # moved: the lakehouse would hold two windows
+        ("2018-12-01", "2019-02-28"),  # an earlier start
+    ],
+)
+def test_a_rerun_with_another_sample_window_fails_clearly_instead_of_mixing(zone, start, end):
+    params = {
+        **project_params("nyc311"),
+        "start": "2019-01-01",
+        "end": "2019-02-28",
+        "sample_scale": 0.05,
+    }
+    first = land_batches(zone, params, None)
+    assert first["batches_landed"] == ["sample-2019-01", "sample-2019-02"]
+    manifest = zone.batches("nyc311")[0].manifest
+    assert (manifest["sample_start"], manifest["sample_end"]) == ("2019-01-01", "2019-02-28")
+    from nyc_lakehouse.pipelines.ingestion.nodes import IngestionConfigError
+
+    with pytest.raises(
+        IngestionConfigError,
+        match=rf"window 2019-01-01 to 2019-02-28.*asks for window {start} to {end}.*clean-data",
+    ):
+        land_batches(zone, {**params, "start": start, "end": end}, None)
+    assert [b.batch_id for b in zone.batches("nyc311")] == ["sample-2019-01", "sample-2019-02"]
+    assert land_batches(zone, params, None)["batches_skipped"] == [
+        "sample-2019-01",
+        "sample-2019-02",
+    ]
+
+
+def test_an_extended_sample_window_would_not_equal_a_single_run(zone, tmp_path):
+    """Why the window is refused: a month's content depends on the window's end (the snapshot
+    date), so landing only the new months would not give what one run over the window gives."""
+    params = {**project_params("nyc311"), "start": "2019-01-01", "sample_scale": 0.05}
+    land_batches(zone, {**params, "end": "2019-02-28"}, None)
+    single = LandingZone(str(tmp_path / "single"))
+    land_batches(single, {**params, "end": "2019-03-31"}, None)
+    january_short = zone.read_batch(zone.batches("nyc311")[0])
+    january_long = single.read_batch(single.batches("nyc311")[0])
+    assert not january_short.equals(january_long)
+
+
+def test_the_911_sample_window_is_part_of_its_identity_too(zone):
+    params = {**project_params("nyc911"), "start": "2021-01-01", "end": "2021-01-31"}
+    land_batches(zone, params, None)
+    from nyc_lakehouse.pipelines.ingestion.nodes import IngestionConfigError
+
+    with pytest.raises(IngestionConfigError, match="window 2021-01-01 to 2021-01-31"):
+        land_batches(zone, {**params, "end": "2021-02-28"}, None)
+
+
 def test_a_crash_while_writing_the_last_run_summary_keeps_the_batches(zone):
     params = {**project_params("nyc911"), "start": "2021-01-01", "end": "2021-01-31"}
     with pytest.raises(SimulatedCrash):

@@ -318,8 +318,8 @@ def sample_tables(settings: IngestionSettings) -> Iterator[pa.Table]:
     """The bundled generator's tables, one per calendar month of ``start..end``.
 
     The whole window is generated in one call, because the generator treats ``end`` as the
-    snapshot date (statuses of requests near it are still open); each month's content does not
-    depend on the window otherwise.
+    snapshot date (requests that close after it are still open): every 311 month depends on it,
+    which is why the window is part of the sample's identity (:func:`_sample_identity`).
     """
     from nyc_lakehouse.sources import sample
 
@@ -349,7 +349,7 @@ def land_sample(
     windows = month_windows(settings.start, settings.end)
     batch_ids = [window.batch_id("sample") for window in windows]
     landed = {b for b in batch_ids if zone.has_batch(settings.dataset, b)}
-    _check_landed_sample_matches(zone, settings, landed)
+    _check_landed_sample_matches(zone, settings)
     summary["batches_skipped"] = [b for b in batch_ids if b in landed]
     pending = len(batch_ids) - len(landed)
     if not pending:
@@ -382,24 +382,33 @@ def land_sample(
 
 
 def _sample_identity(settings: IngestionSettings) -> dict[str, Any]:
-    """What makes a sample month's content: its seed and, for 311, its scale."""
+    """What makes a sample month's content: its seed, for 311 its scale, and the window.
+
+    The window's end is the generator's snapshot date (requests still open then), so every
+    311 month depends on it; the start decides where the first month is cut. A lakehouse holds
+    one sample: months of another window would mix snapshots or leave months outside it.
+    """
     identity: dict[str, Any] = {"sample_seed": settings.sample_seed}
     if settings.dataset == "nyc311":
         identity["sample_scale"] = float(settings.sample_scale)
+    identity["sample_start"] = settings.start.isoformat()
+    identity["sample_end"] = settings.end.isoformat()
     return identity
 
 
-def _check_landed_sample_matches(
-    zone: LandingZone, settings: IngestionSettings, landed: set[str]
-) -> None:
-    """Refuse to skip landed months that were generated with another scale or seed.
+def _check_landed_sample_matches(zone: LandingZone, settings: IngestionSettings) -> None:
+    """Refuse to land next to sample months generated with another scale, seed or window.
 
     Months are skipped by batch id, so without this check a rerun with a new
-    ``sample_scale`` would silently keep the old volume.
+    ``sample_scale`` would silently keep the old volume, and a rerun with a longer window would
+    keep months generated for the old end next to new months generated for the new one: not
+    what one run over the new window lands. Every sample batch of the dataset is checked, not
+    only the months of this window, so a moved window is refused too. Batches landed before
+    a key was recorded are not checked on that key.
     """
     wanted = _sample_identity(settings)
     for batch in zone.batches(settings.dataset):
-        if batch.batch_id not in landed:
+        if batch.manifest.get("source") != "sample":
             continue
         differs = {
             key: batch.manifest[key]
@@ -408,16 +417,31 @@ def _check_landed_sample_matches(
             and value is not None
             and batch.manifest[key] != value
         }
-        if differs:
-            asked = ", ".join(f"{key}={wanted[key]}" for key in differs)
-            found = ", ".join(f"{key}={value}" for key, value in differs.items())
-            raise IngestionConfigError(
-                f"{settings.dataset}: the landing zone already holds sample month "
-                f"{batch.batch_id} generated with {found}, but this run asks for {asked}. "
-                f"Landed months are never regenerated: start from an empty lakehouse "
-                f"(`make clean-data`, or NYC_LAKEHOUSE_DATA_ROOT=<another folder>) to land "
-                f"the sample again."
+        if not differs:
+            continue
+        window = {"sample_start", "sample_end"} & differs.keys()
+        scalars = {k: v for k, v in differs.items() if k not in window}
+        found, asked = [], []
+        if window:
+            manifest = batch.manifest
+            found.append(f"window {manifest['sample_start']} to {manifest['sample_end']}")
+            asked.append(f"window {wanted['sample_start']} to {wanted['sample_end']}")
+        found += [f"{key}={value}" for key, value in scalars.items()]
+        asked += [f"{key}={wanted[key]}" for key in scalars]
+        why = ""
+        if window:
+            why = (
+                " (the window's end is the sample's snapshot date: every month depends on it)"
+                if settings.dataset == "nyc311"
+                else " (a lakehouse holds the sample of one window)"
             )
+        raise IngestionConfigError(
+            f"{settings.dataset}: the landing zone already holds sample month "
+            f"{batch.batch_id} generated with {', '.join(found)}, but this run asks for "
+            f"{', '.join(asked)}{why}. Landed months are never regenerated: start from an empty "
+            f"lakehouse (`make clean-data`, or NYC_LAKEHOUSE_DATA_ROOT=<another folder>) to "
+            f"land the sample again."
+        )
 
 
 def _land_sample_month(
