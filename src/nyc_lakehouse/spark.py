@@ -366,6 +366,10 @@ def _start_jvm(settings: SparkSettings) -> SparkSession:
     java_executable()
     conf = jvm_conf(settings)
     _select_pyspark_api(classic=True)
+    if settings.jvm_master.startswith("local"):
+        # Everything is in this machine: the driver binds to the loopback, whatever the host
+        # name resolves to (Spark warns about it, and a stale name would break the start).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = _builder(settings).master(settings.jvm_master)
     for key, value in conf.items():
         builder = builder.config(key, value)

@@ -63,6 +63,23 @@ def test_writer_family_follows_the_engine(engine):
         assert engine.family == EXPECTED_FAMILY[engine.mode]
 
 
+@on_engines("sail", "jvm")
+def test_sail_has_no_dst_from_2100(engine):
+    """A New York summer wall time in 2100 is 16:00 UTC (EDT); Sail 0.7.2 says 17:00 (EST all
+    year from 2100: its zone tables stop in 2099), JVM Spark applies the rule. Only absurd
+    future dates reach those years; tests/test_engine_parity.py reconciles them. When this fails
+    on Sail, the defect is fixed: drop ``reconcile_sail_local_times_after_2099`` there."""
+    utc_hours = {  # the session time zone is New York: the literal is a New York wall time
+        year: engine.spark.sql(
+            f"SELECT CAST(unix_timestamp(timestamp'{year}-07-01 12:00:00') % 86400 / 3600 AS INT)"
+            " AS h"
+        ).first()["h"]
+        for year in (2099, 2100)
+    }
+    expected_2100 = 17 if engine.mode == "sail" else 16
+    assert utc_hours == {2099: 16, 2100: expected_2100}
+
+
 @on_engines("jvm")
 def test_jvm_runs_delta_spark_merge_builder_and_history(engine, tmp_path):
     from delta.tables import DeltaTable
