@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -298,7 +299,14 @@ def main(argv: list[str] | None = None) -> int:
         java_executable()
         command = connect_server_command(port)
         print(f"Spark Connect server with Delta on sc://127.0.0.1:{port} (Ctrl-C stops it)")
-        return subprocess.run(command, check=False).returncode
+        server = subprocess.Popen(command)  # noqa: S603 - our own command line
+        # A plain `kill` of this process must not leave the JVM behind.
+        signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            server.terminate()
+            return server.wait()
     if "--check" in args:
         absent = missing(DELTA_JARS)
         for artifact in absent:
