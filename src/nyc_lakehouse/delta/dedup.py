@@ -11,7 +11,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from nyc_lakehouse.delta.errors import DeltaTableError
-from nyc_lakehouse.delta.identity import ROW_HASH_COLUMN, ROW_ID_COLUMN
+from nyc_lakehouse.delta.identity import (
+    ROW_HASH_COLUMN,
+    ROW_ID_COLUMN,
+    STORAGE_COLUMNS,
+    row_hash_expression,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -131,24 +136,32 @@ def latest_per_key(
 ) -> DataFrame:
     """One row per key: the highest sequence value (nulls last); exact duplicates collapse.
 
-    Ties on the sequence are broken by the ``tiebreaks`` columns (highest first), then by a hash
-    of the whole row so the pick is deterministic and reruns give the same table.
+    Ties on the sequence are broken by the ``tiebreaks`` columns (highest first), then by the
+    row's content hash, so the pick is deterministic and reruns give the same table: the stored
+    :data:`ROW_HASH_COLUMN` when the rows carry one (it leaves out what varies from run to run),
+    else the same hash computed here. :func:`latest_per_key_staged` ranks the same way, so
+    every engine keeps the same row. The storage columns are dropped from the result.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    storage = [c for c in STORAGE_COLUMNS if c in data.columns]
     if sequence is None:
-        return data.dropDuplicates()
+        return data.drop(*storage).dropDuplicates()
+    content = (
+        F.col(ROW_HASH_COLUMN)
+        if ROW_HASH_COLUMN in data.columns
+        else row_hash_expression(data)  # map columns aside: Spark cannot hash them
+    )
     rank_col = "__nyc_upsert_rank"
     order = Window.partitionBy(*[F.col(k) for k in keys]).orderBy(
         F.col(sequence).desc_nulls_last(),
         *[F.col(c).desc_nulls_last() for c in tiebreaks],
-        # Spark cannot hash map columns; the remaining columns still make the pick repeatable.
-        F.xxhash64(*[F.col(c) for c, kind in data.dtypes if not kind.startswith("map")]).desc(),
+        content.desc(),
     )
     # row_number keeps one row per key, so exact duplicates need no dropDuplicates pass.
     return (
         data.withColumn(rank_col, F.row_number().over(order))
         .filter(F.col(rank_col) == 1)
-        .drop(rank_col)
+        .drop(rank_col, *storage)
     )

@@ -19,7 +19,7 @@ from nyc_lakehouse.delta.adopt import adopt_first_load
 from nyc_lakehouse.delta.dedup import check_batch, latest_per_key
 from nyc_lakehouse.delta.engines import DELTA_RS, DELTA_SPARK, sail
 from nyc_lakehouse.delta.errors import DeltaTableError
-from nyc_lakehouse.delta.identity import KIND_COLUMN, ROW_IDENTITY_COLUMNS
+from nyc_lakehouse.delta.identity import KIND_COLUMN
 from nyc_lakehouse.delta.parquet_load import create_via_parquet
 
 if TYPE_CHECKING:
@@ -68,9 +68,7 @@ def upsert(table: Table, data: DataFrame, spec: UpsertSpec, write_spec: WriteSpe
         data = data.drop(KIND_COLUMN)
     if writer == DELTA_RS:
         return _upsert_delta_rs(table, data, spec, write_spec)
-    batch = latest_per_key(
-        data.drop(*ROW_IDENTITY_COLUMNS), spec.keys, sequence, spec.tiebreak_columns
-    )
+    batch = latest_per_key(data, spec.keys, sequence, spec.tiebreak_columns)
     rows = check_batch(table.name, batch, spec.keys, sequence)
     if spec.replace or not table.exists():
         return create_or_replace(table, batch, rows, spec, write_spec)
