@@ -16,12 +16,14 @@ Guarantees, per source:
   A crash at any point means the next run fetches again from the old watermark: duplicates
   (removed in silver), never a gap.
 * ``export``: the whole file as one batch, whose id fingerprints the file (re-importing the same
-  file is skipped).
+  file is skipped). Bad rows are set aside in the batch's ``_rejected.csv`` with their lines and
+  reasons, and keys found on several rows are counted and listed; a truncated file lands nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import posixpath
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -80,6 +82,7 @@ class IngestionSettings:
     initial_lookback_days: float
     export_path: str | None
     chunk_rows: int
+    max_field_chars: int
     sample_scale: float
     sample_seed: int | None
     progress_log_seconds: float
@@ -147,6 +150,12 @@ def parse_settings(params: Mapping[str, Any]) -> IngestionSettings:
     if isinstance(required, str):
         required = [f.strip() for f in required.split(";") if f.strip()]
     initial = p.get("initial_watermark")
+    try:
+        max_field_chars = export_source.validate_max_field_chars(
+            p.get("max_field_chars", export_source.DEFAULT_MAX_FIELD_CHARS)
+        )
+    except ValueError as exc:
+        raise IngestionConfigError(f"{dataset}: {exc}") from None
     return IngestionSettings(
         dataset=dataset,
         source=source,
@@ -170,6 +179,7 @@ def parse_settings(params: Mapping[str, Any]) -> IngestionSettings:
         initial_lookback_days=float(p.get("initial_lookback_days", 7)),
         export_path=str(export_path) if export_path else None,
         chunk_rows=_positive_int(p.get("chunk_rows", 50_000), "chunk_rows"),
+        max_field_chars=max_field_chars,
         sample_scale=float(p.get("sample_scale", 1.0)),
         sample_seed=int(p["sample_seed"]) if p.get("sample_seed") is not None else None,
         progress_log_seconds=float(p.get("progress_log_seconds", 30)),
@@ -717,7 +727,12 @@ def _iso_z(moment: datetime | None) -> str | None:
 
 # export ------------------------------------------------------------------------------------
 def land_export(zone: LandingZone, settings: IngestionSettings) -> dict[str, Any]:
-    """Stream a bulk CSV export into one batch (skipped when this very file was landed)."""
+    """Stream a bulk CSV export into one batch (skipped when this very file was landed).
+
+    Bad rows go to the batch's quarantine file (``_rejected.csv``: line, end line, kind, reason,
+    raw text) and keys found on several rows to ``_duplicate_keys.csv``, both next to the
+    batch's part files and named in its manifest; bronze reads only the part files.
+    """
     started = time.monotonic()
     summary = new_summary(settings)
     path = Path(str(settings.export_path)).expanduser()
@@ -746,41 +761,146 @@ def land_export(zone: LandingZone, settings: IngestionSettings) -> dict[str, Any
             ", ".join(header.missing),
         )
     writer = zone.open_batch(settings.dataset, batch_id)
+    side_files = {
+        name: posixpath.join(writer.path, name)
+        for name in (export_source.REJECTED_FILE, export_source.DUPLICATES_FILE)
+    }
+    for stale in side_files.values():  # left by a crashed attempt at this batch
+        if zone.fs.exists(stale):
+            zone.fs.rm(stale)
+    rejected = export_source.RejectedRowsFile(
+        lambda: zone.fs.open(side_files[export_source.REJECTED_FILE], "wb")
+    )
+    duplicates = export_source.DuplicateKeys(
+        settings.dataset, partitions=export_source.spill_partitions(path)
+    )
+    duplicate_keys = export_source.DuplicateKeysFile(
+        lambda: zone.fs.open(side_files[export_source.DUPLICATES_FILE], "wb")
+    )
+    stats = export_source.ExportStats()
     size = path.stat().st_size
-    with Progress(
-        f"{settings.dataset} export {path.name}",
-        total=size,
-        unit="bytes",
-        total_batches=1,
-        log_every_seconds=settings.progress_log_seconds,
-    ) as progress:
-        consumed = 0
+    try:
+        with Progress(
+            f"{settings.dataset} export {path.name}",
+            total=size,
+            unit="bytes",
+            total_batches=1,
+            log_every_seconds=settings.progress_log_seconds,
+        ) as progress:
+            consumed = 0
 
-        def on_chunk(rows: int, position: int) -> None:
-            nonlocal consumed
-            progress.advance(max(0, position - consumed), rows=rows)
-            consumed = max(consumed, position)
+            def on_chunk(rows: int, position: int) -> None:
+                nonlocal consumed
+                progress.advance(max(0, position - consumed), rows=rows)
+                consumed = max(consumed, position)
 
-        for table in export_source.read_export(
-            path, settings.dataset, settings.chunk_rows, on_chunk=on_chunk
-        ):
-            writer.write(table)
-        if writer.rows == 0:
-            logger.warning(
-                "%s: %s has a header but no rows; nothing landed", settings.dataset, path
-            )
-            return _finish(summary, started)
-        info = writer.commit(
-            {
-                "source": "export",
-                "mode": "export",
-                "export_file": path.name,
-                "export_bytes": size,
-                "header_style": header.style,
-                "export_columns": len(header.columns),
+            for table in export_source.read_export(
+                path,
+                settings.dataset,
+                settings.chunk_rows,
+                on_chunk=on_chunk,
+                max_field_chars=settings.max_field_chars,
+                on_reject=rejected,
+                duplicates=duplicates,
+                stats=stats,
+            ):
+                writer.write(table)
+            rejected.close()
+            for duplicate in duplicates.finish():
+                duplicate_keys(duplicate)
+            duplicate_keys.close()
+            if writer.rows == 0:
+                if rejected.rows:
+                    first = "; ".join(f"line {r.line}: {r.reason}" for r in rejected.first)
+                    raise export_source.ExportFormatError(
+                        f"{path}: none of its {rejected.rows:,} row(s) could be landed, so "
+                        f"nothing was (first: {first}); every one is in "
+                        f"{zone.url(side_files[export_source.REJECTED_FILE])}"
+                    )
+                logger.warning(
+                    "%s: %s has a header but no rows; nothing landed", settings.dataset, path
+                )
+                return _finish(summary, started)
+            quarantine = {
+                "max_field_chars": settings.max_field_chars,
+                "rejected_rows": rejected.rows,
+                "rejected_by_kind": dict(sorted(rejected.by_kind.items())),
+                "rejected_file": export_source.REJECTED_FILE if rejected.rows else None,
+                "duplicate_keys_conflicting": duplicates.keys_conflicting,
+                "duplicate_rows_identical": duplicates.rows_identical,
+                "duplicate_keys_file": (
+                    export_source.DUPLICATES_FILE if duplicate_keys.rows else None
+                ),
             }
-        )
-        progress.advance(batches=1)
+            info = writer.commit(
+                {
+                    "source": "export",
+                    "mode": "export",
+                    "export_file": path.name,
+                    "export_bytes": size,
+                    "header_style": header.style,
+                    "export_columns": len(header.columns),
+                    **quarantine,
+                }
+            )
+            progress.advance(batches=1)
+    finally:
+        rejected.close()
+        duplicates.close()
+        duplicate_keys.close()
+    _log_export_findings(settings.dataset, path, stats, quarantine, zone, side_files)
     summary["batches_landed"].append(batch_id)
     summary["rows_landed"] = info.rows
+    summary["rows_rejected"] = rejected.rows
+    summary["duplicate_keys_conflicting"] = duplicates.keys_conflicting
+    summary["duplicate_rows_identical"] = duplicates.rows_identical
+    if rejected.rows:
+        summary["rejected_file"] = zone.url(side_files[export_source.REJECTED_FILE])
     return _finish(summary, started)
+
+
+def _log_export_findings(
+    dataset: str,
+    path: Path,
+    stats: export_source.ExportStats,
+    quarantine: Mapping[str, Any],
+    zone: LandingZone,
+    side_files: Mapping[str, str],
+) -> None:
+    """Warn about what an import set aside or could not resolve, pointing at the files."""
+    if quarantine["rejected_rows"]:
+        kinds = ", ".join(f"{n:,} {kind}" for kind, n in quarantine["rejected_by_kind"].items())
+        logger.warning(
+            "%s: %s row(s) of %s were not landed (%s); each is in %s with its line, reason and "
+            "raw text: fix them and import them as a new file",
+            dataset,
+            f"{quarantine['rejected_rows']:,}",
+            path.name,
+            kinds,
+            zone.url(side_files[export_source.REJECTED_FILE]),
+        )
+    duplicates_file = zone.url(side_files[export_source.DUPLICATES_FILE])
+    if quarantine["duplicate_keys_conflicting"]:
+        logger.warning(
+            "%s: %s key(s) with different content on several rows of %s; exports carry no "
+            ":updated_at to order them, so silver keeps one version of each: keys and lines "
+            "in %s",
+            dataset,
+            f"{quarantine['duplicate_keys_conflicting']:,}",
+            path.name,
+            duplicates_file,
+        )
+    if quarantine["duplicate_rows_identical"]:
+        logger.info(
+            "%s: %s row(s) of %s repeat an earlier row exactly (silver keeps one): see %s",
+            dataset,
+            f"{quarantine['duplicate_rows_identical']:,}",
+            path.name,
+            duplicates_file,
+        )
+    if not stats.ends_with_newline:
+        logger.warning(
+            "%s: %s does not end with a line end; if it was downloaded, check it is complete",
+            dataset,
+            path.name,
+        )
