@@ -7,7 +7,7 @@ tests fail on is *killed*; one they pass is a *survivor*: either a hole in the t
 that cannot alter behaviour (an equivalent mutant, listed with its reason in docs/mutation.md).
 
 Every module runs in its own work folder, ``.mutation/<module>/`` (a copy of src/, tests/ and
-conf/ with that module's mutmut configuration), so the checkout is never modified and modules
+conf/, docs/ with that module's mutmut configuration), so the checkout is never modified and modules
 can be rerun one at a time. Usage::
 
     python scripts/mutate.py                   # every module
@@ -132,7 +132,6 @@ TARGETS = (
                     "interval_columns",
                     "forecast_columns",
                     "tidy_intervals",
-                    "future_dates",
                     "_conformal_quantile",
                     "ensemble_forecast",
                     "enabled_models",
@@ -206,7 +205,8 @@ def mutmut_config(target: Target) -> str:
             ),
             # Log lines say what happened; their wording is not behaviour a test should pin.
             f"do_not_mutate_patterns = {array([LOG_LINE])}",
-            'also_copy = ["conf"]',
+            # tests of generated pages read docs/
+            'also_copy = ["conf", "docs"]',
             # Sail (a Rust server in the test process) and gRPC are not fork-safe: workers are
             # forked from a server process that never started an engine.
             'process_isolation = "forkserver"',
@@ -237,11 +237,14 @@ def prepare(target: Target, resume: bool) -> Path:
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
-    for folder in ("src", "tests", "conf"):
+    for folder in ("src", "tests", "conf", "docs"):
         shutil.rmtree(work / folder, ignore_errors=True)
         shutil.copytree(PROJECT_ROOT / folder, work / folder, ignore=ignore)
-        # mutmut copies these into mutants/ only where a file is missing there: refresh them.
-        shutil.rmtree(work / "mutants" / folder, ignore_errors=True)
+        if folder != "src":
+            # Stale copies of deleted tests or settings would linger in mutants/: refresh them.
+            # mutants/src stays: it holds the verdicts, and mutmut recopies or regenerates every
+            # source file whose original changed.
+            shutil.rmtree(work / "mutants" / folder, ignore_errors=True)
     (work / "src" / f"{PRELOAD_PLUGIN}.py").write_text(PRELOAD_SOURCE)
     case_sensitive_engine(work / "conf" / "base" / "spark.yml")
     (work / "pyproject.toml").write_text(
@@ -294,24 +297,38 @@ def run_mutmut(target: Target, jobs: int, resume: bool, only: list[str]) -> Path
 
 def results(work: Path) -> dict[str, str]:
     """``{mutant name: verdict}`` from mutmut's meta files of the last run."""
+    return {name: verdict for name, (verdict, _) in _verdicts(work).items()}
+
+
+def _verdicts(work: Path) -> dict[str, tuple[str, Path]]:
+    """``{mutant name: (verdict, source path relative to the work folder)}``."""
     from mutmut.stats import status_by_exit_code
 
-    verdicts: dict[str, str] = {}
-    for meta in sorted((work / "mutants").rglob("*.py.meta")):
+    verdicts: dict[str, tuple[str, Path]] = {}
+    mutants = work / "mutants"
+    for meta in sorted(mutants.rglob("*.py.meta")):
+        source = meta.relative_to(mutants).with_suffix("")
         data = json.loads(meta.read_text())
         for name, code in data["exit_code_by_key"].items():
-            verdicts[name] = status_by_exit_code[code]
+            verdicts[name] = (status_by_exit_code[code], source)
     return verdicts
 
 
-def show(work: Path, name: str) -> str:
-    """The diff of one mutant, as mutmut prints it."""
-    out = subprocess.run(
-        [*mutmut_command(), "show", name], cwd=work, capture_output=True, text=True, check=False
-    )
+def show(work: Path, name: str, source: Path) -> str:
+    """The diff of one mutant (mutmut's own diff, read in this process)."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    here = Path.cwd()
+    try:
+        os.chdir(work)
+        diff = get_diff_for_mutant(name, path=source)
+    except Exception as error:  # noqa: BLE001 - a missing diff must not hide the others
+        return f"        (no diff: {error})"
+    finally:
+        os.chdir(here)
     lines = [
         line
-        for line in out.stdout.splitlines()
+        for line in diff.splitlines()
         if line.startswith(("+", "-", "@@")) and not line.startswith(("+++", "---"))
     ]
     return "\n".join(f"        {line}" for line in lines)
@@ -319,7 +336,8 @@ def show(work: Path, name: str) -> str:
 
 def report(target: Target, work: Path, diffs: bool = True) -> float | None:
     """Print the score and every mutant the tests did not catch; return the score (%)."""
-    verdicts = {n: v for n, v in results(work).items() if target.in_scope(n)}
+    found = {n: found for n, found in _verdicts(work).items() if target.in_scope(n)}
+    verdicts = {n: verdict for n, (verdict, _) in found.items()}
     checked = {name: v for name, v in verdicts.items() if v != "not checked"}
     if not checked:
         print(f"    {target.name}: no results (see {work / 'mutmut.log'})")
@@ -335,7 +353,7 @@ def report(target: Target, work: Path, diffs: bool = True) -> float | None:
     for name in missed:
         print(f"    - {checked[name]}: {name}")
         if diffs:
-            print(show(work, name))
+            print(show(work, name, found[name][1]))
     return score
 
 

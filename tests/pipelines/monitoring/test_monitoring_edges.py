@@ -261,3 +261,64 @@ def test_date_ranges_of_a_date_column_and_of_an_empty_table(spark, data_root):
     assert math.isnan(value) and (dimension, detail) == ("day", "")
     value, dimension, detail = got[("silver.none", "freshness_hours")]
     assert math.isnan(value) and (dimension, detail) == ("day", "no records")
+
+
+# measure_tables and profile_table details ----------------------------------------------------
+def _metric(frame, metric: str, table: str) -> list[tuple]:
+    rows = frame[(frame["metric"] == metric) & (frame["table_name"] == table)]
+    return [(r["dimension"], r["value"], r["detail"]) for r in rows.to_dict("records")]
+
+
+def test_measuring_goes_on_past_a_missing_table_and_counts_files_exactly(spark, data_root):
+    from deltalake import DeltaTable
+
+    rows = [("a", "x", "2024-03-01"), ("a", "x", "2024-03-01"), ("b", "y", None)]
+    schema = "k1 string, k2 string, ingest string"
+    _table(spark, data_root, "bronze.events", rows[:2], schema)
+    spark.createDataFrame(rows[2:], schema).write.format("delta").mode("append").save(
+        str(data_root / "bronze" / "events")
+    )
+    actions = DeltaTable(str(data_root / "bronze" / "events")).get_add_actions(flatten=True)
+    files = actions.num_rows
+    size = sum(actions.column("size_bytes").to_pylist())
+    assert files >= 2  # the append added a file
+    specs = [
+        "bronze.absent",
+        {"table": "bronze.events", "unique_key": ["k1", "k2"], "ingest_date_column": "ingest"},
+    ]
+    metrics = nodes.measure_tables(nodes.new_monitoring_run(NOW), specs, str(data_root))
+    assert _metric(metrics, "table_missing", "bronze.absent") == [
+        ("", 1.0, f"not found under {data_root}")
+    ]
+    assert _metric(metrics, "file_count", "bronze.events") == [("", float(files), "")]
+    assert _metric(metrics, "total_bytes", "bronze.events") == [("", float(size), "")]
+    assert _metric(metrics, "duplicate_keys", "bronze.events") == [("k1,k2", 1.0, "")]
+    # a null ingestion date is its own (empty) label
+    assert sorted(_metric(metrics, "rows_by_ingest_date", "bronze.events")) == [
+        ("", 1.0, ""),
+        ("2024-03-01", 2.0, ""),
+    ]
+
+
+def test_duplicate_keys_need_a_key_and_work_when_the_key_is_every_column(spark, data_root):
+    _table(spark, data_root, "silver.keys", [("a",), ("a",), ("b",)], "k string")
+    specs = [{"table": "silver.keys", "unique_key": ["k"]}]
+    metrics = nodes.measure_tables(nodes.new_monitoring_run(NOW), specs, str(data_root))
+    assert _metric(metrics, "duplicate_keys", "silver.keys") == [("k", 1.0, "")]
+    without = nodes.measure_tables(nodes.new_monitoring_run(NOW), ["silver.keys"], str(data_root))
+    assert _metric(without, "duplicate_keys", "silver.keys") == []
+
+
+def test_schema_drift_details():
+    run = nodes.new_monitoring_run(NOW)
+    first = nodes.metrics_frame(nodes.schema_drift_rows(run, "silver.t", {"a": "int"}, None))
+    assert _metric(first, "schema_drift", "silver.t")[0][2] == "first observation"
+    both = nodes.metrics_frame(
+        nodes.schema_drift_rows(run, "silver.t", {"a": "int", "c": "int", "b": "int"}, {"a": "int"})
+    )
+    assert _metric(both, "schema_columns_added", "silver.t") == [("", 2.0, "b, c")]
+
+
+def test_a_unity_catalog_root_has_no_file_statistics(caplog):
+    assert nodes.delta_file_stats("silver.t", "uc://main") is None
+    assert "delta-rs" not in caplog.text  # not attempted, so no failure to report
