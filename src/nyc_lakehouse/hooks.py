@@ -1,4 +1,4 @@
-"""Kedro hooks: the engine's life cycle, and MLflow run hygiene between Kedro sessions."""
+"""Kedro hooks: the engine's life cycle, run locks, and MLflow run hygiene between sessions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 
-from nyc_lakehouse import spark
+from nyc_lakehouse import run_lock, spark
+from nyc_lakehouse.run_lock import scratch
 
 
 class SparkHooks:
@@ -43,6 +44,65 @@ class SparkHooks:
     def on_pipeline_error(self, *args: Any, **kwargs: Any) -> None:
         if not self._was_running:
             spark.stop_spark()
+
+
+class RunLockHooks:
+    """One writer per table: lock the tables a run writes before its first node, release them
+    after its last (:mod:`nyc_lakehouse.run_lock`, ``conf/<env>/run_lock.yml``).
+
+    It runs first before a pipeline (a refused run starts nothing: no engine, no MLflow run) and
+    last after it. Its context gives the session its own scratch tables
+    (``${scratch_table:...}`` in the catalog).
+    """
+
+    def __init__(self) -> None:
+        self._guard: run_lock.RunGuard | None = None
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: KedroContext) -> None:
+        try:
+            config = context.config_loader["run_lock"]
+        except KeyError:
+            config = {}
+        self._guard = run_lock.RunGuard(run_lock.RunLockSettings.from_config(config))
+        scratch.set_token(self._guard.token)
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        if self._guard is None:
+            return
+        try:
+            self._guard.start(
+                str(run_params.get("run_id") or self._guard.token),
+                run_lock.pipeline_label(run_params),
+                pipeline,
+                catalog,
+            )
+        except BaseException:
+            self._end(succeeded=False)
+            raise
+
+    @hook_impl
+    def before_node_run(self) -> None:
+        if self._guard is not None:
+            self._guard.check()
+
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self) -> None:
+        self._end(succeeded=True)
+
+    @hook_impl(trylast=True)
+    def on_pipeline_error(self) -> None:
+        self._end(succeeded=False)
+
+    def _end(self, succeeded: bool) -> None:
+        guard, self._guard = self._guard, None
+        try:
+            if guard is not None:
+                guard.finish(succeeded)
+        finally:
+            # A catalog built later in this process (a test, a notebook) gets plain names.
+            scratch.set_token(None)
 
 
 class MlflowSessionHooks:

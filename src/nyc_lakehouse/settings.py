@@ -4,7 +4,8 @@ import os
 
 from kedro.config import OmegaConfigLoader
 
-from nyc_lakehouse.hooks import MlflowSessionHooks, SparkHooks, mlflow_hook
+from nyc_lakehouse.hooks import MlflowSessionHooks, RunLockHooks, SparkHooks, mlflow_hook
+from nyc_lakehouse.run_lock import scratch_table
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -13,16 +14,18 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 
 # kedro-mlflow's hook comes from the project, not its plugin entry point: see LakehouseMlflowHook.
-HOOKS = (SparkHooks(), MlflowSessionHooks(), mlflow_hook)
+HOOKS = (SparkHooks(), MlflowSessionHooks(), mlflow_hook, RunLockHooks())
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    "custom_resolvers": {"env": _env},
+    # ${scratch_table:silver.x}: the current run's own scratch table (nyc_lakehouse.run_lock)
+    "custom_resolvers": {"env": _env, "scratch_table": scratch_table},
     "config_patterns": {
         "spark": ["spark*", "spark*/**"],
+        "run_lock": ["run_lock*", "run_lock*/**"],
         "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
     },
 }
