@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
+import re
 import shutil
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -231,7 +232,9 @@ def _written_tables() -> dict[str, list[dict[str, Any]]]:
     for dataset in sorted(outputs):
         entry = _entry_of(dataset, catalog)
         if entry and str(entry.get("type", "")).rsplit(".", 1)[-1].endswith(DELTA_DATASETS):
-            written.setdefault(entry["table"], []).append(entry)
+            # a run's own scratch table (${scratch_table:<name>}) is documented under <name>
+            table = re.sub(r"^\$\{scratch_table:(.+)\}$", r"\1", entry["table"])
+            written.setdefault(table, []).append(entry)
     return written
 
 
