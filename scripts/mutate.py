@@ -142,6 +142,19 @@ TARGETS = (
         ),
     ),
     Target(
+        "upsert",
+        ("src/nyc_lakehouse/delta/dedup.py",),
+        (
+            "tests/datasets",
+            # the JVM and remote engines start a server per worker: the Sail runs guard the
+            # same engine-independent DataFrame code
+            "-k",
+            "not jvm and not remote",
+            "--ignore=tests/datasets/test_delta_table_memory.py",
+        ),
+        "the upsert's in-batch dedup: the latest row per key, deterministic ties, batch checks",
+    ),
+    Target(
         "monitoring",
         ("src/nyc_lakehouse/pipelines/monitoring/nodes.py",),
         (

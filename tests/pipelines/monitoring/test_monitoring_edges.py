@@ -322,3 +322,96 @@ def test_schema_drift_details():
 def test_a_unity_catalog_root_has_no_file_statistics(caplog):
     assert nodes.delta_file_stats("silver.t", "uc://main") is None
     assert "delta-rs" not in caplog.text  # not attempted, so no failure to report
+
+
+def test_combined_metrics_keep_their_schema_values_and_empty_labels(spark):
+    run = nodes.new_monitoring_run(NOW)
+    first = nodes.metrics_frame([nodes.metric_row(run, "silver.t", "row_count", 5)])
+    second = nodes.metrics_frame([nodes.metric_row(run, "gold.t", "freshness_hours", None)])
+    second.loc[0, "detail"] = None
+    combined = nodes.combine_metrics(first, second)
+    assert combined.schema.simpleString() == (
+        "struct<run_id:string,layer:string,table_name:string,metric:string,dimension:string,"
+        "value:double,detail:string,measured_at:timestamp>"
+    )
+    rows = [r.asDict() for r in combined.orderBy("layer").collect()]
+    assert [(r["layer"], r["value"], r["detail"]) for r in rows] == [
+        ("gold", None, ""),
+        ("silver", 5.0, ""),
+    ]
+    # collected timestamps are naive, in this process's local zone
+    assert rows[0]["measured_at"] == NOW.astimezone().replace(tzinfo=None)
+
+
+def test_a_run_is_stamped_in_utc_whatever_the_machine_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        stamped = datetime.fromisoformat(nodes.new_monitoring_run()["measured_at"])
+        given = nodes.new_monitoring_run(NOW.astimezone(ZoneInfo("Asia/Tokyo")))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert stamped.utcoffset() == timedelta(0)
+    assert given["measured_at"] == "2024-03-10T12:00:00+00:00"
+
+
+def test_schema_positions_and_type_change_details():
+    run = nodes.new_monitoring_run(NOW)
+    fields = [("a", "int"), ("b", "string"), ("c", "date")]
+    rows = nodes.metrics_frame(nodes.schema_rows(run, "silver.t", fields))
+    assert [(r["dimension"], r["value"], r["detail"]) for r in rows.to_dict("records")] == [
+        ("a", 0.0, "int"),
+        ("b", 1.0, "string"),
+        ("c", 2.0, "date"),
+    ]
+    changed = nodes.metrics_frame(
+        nodes.schema_drift_rows(
+            run, "silver.t", {"a": "bigint", "b": "date"}, {"a": "int", "b": "string"}
+        )
+    )
+    assert _metric(changed, "schema_columns_type_changed", "silver.t") == [
+        ("", 2.0, "a: int -> bigint, b: string -> date")
+    ]
+
+
+def test_volume_window_starts_at_the_first_record_and_check_settings_apply(spark, data_root):
+    # 20 days, 3 records on the first day, 1 on the others, 9 on the last
+    rows = [(i, DAY0 + timedelta(days=i)) for i in range(20) for _ in range(3 if i == 0 else 1)]
+    rows += [(99, DAY0 + timedelta(days=19))] * 8
+    _table(spark, data_root, "silver.daily", rows, "unique_key int, day date")
+    _table(spark, data_root, "silver.empty", [], "unique_key int, day date")
+    checks = [
+        {"table": "silver.empty", "date_column": "day"},
+        {"table": "silver.daily", "date_column": "day", "z_threshold": 2.5, "min_history_days": 19},
+    ]
+    metrics = nodes.volume_anomaly_metrics(nodes.new_monitoring_run(NOW), checks, str(data_root))
+    assert _metric(metrics, "volume_latest", "silver.empty") == [
+        ("", pytest.approx(math.nan, nan_ok=True), "no records")
+    ]
+    got = {
+        r["metric"]: (r["value"], r["detail"])
+        for r in metrics.to_dict("records")
+        if r["table_name"] == "silver.daily"
+    }
+    mean = (3 + 18) / 19  # the first day is in the window
+    assert got["volume_latest"] == (9.0, "")
+    assert got["volume_trailing_mean"][0] == pytest.approx(mean)
+    # sample deviation ((3 - mean)^2 + 18 (1 - mean)^2) / 18 is below one record: floored
+    assert got["volume_trailing_std"][0] == 1.0
+    # z = (9 - 1.105) / 1 (std floored at 1 record): above 2.5 with 19 days of history
+    assert got["volume_anomaly"] == (1.0, "|z| > 2.5 over 28 days")
+    strict = [{**checks[1], "z_threshold": 10.0}, {**checks[1], "min_history_days": 20}]
+    for check in strict:
+        quiet = nodes.volume_anomaly_metrics(nodes.new_monitoring_run(NOW), [check], str(data_root))
+        assert _metric(quiet, "volume_anomaly", "silver.daily")[0][1] == 0.0
+
+
+def test_a_table_whose_files_were_all_removed_has_zero_files_and_bytes(spark, data_root):
+    from deltalake import DeltaTable
+
+    _table(spark, data_root, "silver.gone", [(1,), (2,)], "k int")
+    DeltaTable(str(data_root / "silver" / "gone")).delete()
+    assert nodes.delta_file_stats("silver.gone", str(data_root)) == (0, 0)
