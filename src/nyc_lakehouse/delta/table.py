@@ -108,7 +108,7 @@ class Table:
             if as_of is not None:
                 reader = reader.option("timestampAsOf", as_of)
             frame = reader.load(self.address.path)
-        return sail.with_session_time_zone(frame) if self.engine.is_sail else frame
+        return sail.with_session_time_zone(frame) if sail.applies(self.engine) else frame
 
     def _check_version(self, version: int) -> None:
         latest = self.version()

@@ -122,8 +122,8 @@ def in_session_time_zone(column: Column) -> Column:
     from a **Delta** table in UTC, ignoring the session time zone (freshly parsed values and
     Parquet reads use it): 23:10 New York time came back as hour 3 of the next day. A cast to
     ``timestamp_ltz`` (the same type in Spark, so the same instant) makes Sail tag the value
-    with the session zone. The Delta dataset applies it to every timestamp column it loads on
-    Sail, so nodes use plain Spark functions. Seen on pysail 0.7.2; test:
+    with the session zone. ``Table.read`` applies it to every timestamp column it loads where
+    :func:`applies`, so nodes use plain Spark functions. Seen on pysail 0.7.2; test:
     ``test_calendar_fields_of_delta_timestamps_ignore_the_session_zone``.
     """
     return column.cast("timestamp_ltz")
