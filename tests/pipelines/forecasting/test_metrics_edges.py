@@ -159,3 +159,30 @@ def test_a_zero_baseline_gives_no_ratio_rather_than_infinity():
     board = bt.leaderboard(per_window, pd.Series({"s": "SeasonalNaive"}), 7, [80])
     ratios = board[board["unique_id"] == "s"].set_index("model")["mase_vs_baseline"]
     assert math.isnan(ratios["A"]) and math.isnan(ratios["SeasonalNaive"])
+
+
+def test_mase_without_a_usable_scale_is_nan():
+    assert math.isnan(metrics.mase([1.0], [2.0], float("nan")))
+    assert math.isnan(metrics.mase([1.0], [2.0], float("inf")))
+    assert metrics.mase([Decimal("10"), Decimal("20")], [12.0, 18.0], 4.0) == 0.5
+    assert metrics.mase([10.0, 20.0], [Decimal("12"), Decimal("18")], 4.0) == 0.5
+
+
+def test_seasonal_naive_scale_of_one_season_or_with_gaps():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice": the length is checked first
+        assert math.isnan(metrics.seasonal_naive_scale([1.0] * 7, 7))
+    # a missing value (None) makes the scale unknown rather than failing
+    assert math.isnan(metrics.seasonal_naive_scale([1, 2, 3, 4, 5, 6, 7, 8, None], 7))
+
+
+def test_nested_choice_with_one_window_is_empty_with_the_selected_model_column():
+    per_window = _windows({("s", "SeasonalNaive"): [1.0, 1.0, 1.0], ("s", "A"): [0.5] * 3})
+    one = per_window[per_window["cutoff"] == per_window["cutoff"].min()]
+    nested = bt.nested_champion_metrics(one)
+    assert nested.empty and list(nested.columns) == [*one.columns, "selected_model"]
+    several = bt.nested_champion_metrics(per_window)
+    assert list(several.index) == [0, 1]
+    assert several["selected_model"].tolist() == ["A", "A"]
