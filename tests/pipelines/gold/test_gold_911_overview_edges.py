@@ -1,5 +1,8 @@
 """The 911 KPI overview and monthly table on rows the shared fixture lacks (real Sail engine).
 
+Fixtures are per test (not per module): mutmut maps each function to the tests that ran it, and
+work done in a shared fixture would be credited to the first test only.
+
 An agency that sorts before "ALL", one with no plausible pickup at all, one whose counts are all
 missing, per-agency targets and an average that needs rounding: each pins a part of the KPI
 expressions that the broader tests cannot tell apart from a wrong one.
@@ -38,26 +41,54 @@ ROWS = [
     _row(WEEK_1, "EMS", "A", 7, 900.0),
     # FDNY: counts unknown
     _row(WEEK_1, "FDNY", "A", None, 3.0),
+    # DOT: a zero average dispatch is a real value; a negative one is a source defect
+    _row(
+        WEEK_1,
+        "DOT",
+        "A",
+        10,
+        2.0,
+        average_dispatch_seconds=0.0,
+        call_to_agency_dispatch_seconds=0.0,
+    ),
+    _row(
+        WEEK_1,
+        "DOT",
+        "B",
+        10,
+        2.0,
+        average_dispatch_seconds=10.0,
+        call_to_agency_dispatch_seconds=20.0,
+    ),
+    _row(
+        WEEK_1,
+        "DOT",
+        "C",
+        10,
+        2.0,
+        average_dispatch_seconds=-5.0,
+        call_to_agency_dispatch_seconds=-9.0,
+    ),
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def params(gold_params):
     return {**gold_params["nyc911"], "pickup_target_seconds_by_agency": {"ACS": 3}}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fact(spark, params):
     return nodes.build_fact_911_weekly(silver_911_frame(spark, ROWS), params)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def overview(fact, params):
     return nodes.build_kpi_911_overview(fact, params).collect()
 
 
 def test_all_comes_first_then_agencies_alphabetically(overview):
-    assert [r["agency_scope"] for r in overview] == ["ALL", "ACS", "EMS", "FDNY"]
+    assert [r["agency_scope"] for r in overview] == ["ALL", "ACS", "DOT", "EMS", "FDNY"]
 
 
 def test_the_latest_average_is_incident_weighted_over_plausible_rows_only(overview):
@@ -83,15 +114,15 @@ def test_unknown_counts_total_zero_incidents(overview):
 
 def test_targets_per_agency_and_the_default_for_all(overview):
     targets = {r["agency_scope"]: r["pickup_target_seconds"] for r in overview}
-    assert targets == {"ALL": 5.0, "ACS": 3.0, "EMS": 5.0, "FDNY": 5.0}
+    assert targets == {"ALL": 5.0, "ACS": 3.0, "DOT": 5.0, "EMS": 5.0, "FDNY": 5.0}
 
 
 def test_breach_share_uses_each_agency_target(overview):
     scopes = {r["agency_scope"]: r for r in overview}
     # ACS (target 3 s): 30 incidents at 4 s and 20 at 4 s breach, 10 at 2 s do not: 50 of 60
     assert scopes["ACS"]["sla_breach_pct"] == pytest.approx(83.33)
-    # ALL: ACS's 50 breaching of ACS's 60 plausible; FDNY's row has no count
-    assert scopes["ALL"]["sla_breach_pct"] == pytest.approx(83.33)
+    # ALL: ACS's 50 breaching of 90 plausible (ACS 60, DOT 30); FDNY's row has no count
+    assert scopes["ALL"]["sla_breach_pct"] == pytest.approx(55.56)
 
 
 def test_monthly_averages_are_rounded_to_two_decimals(fact):
@@ -103,3 +134,6 @@ def test_monthly_averages_are_rounded_to_two_decimals(fact):
     assert acs["sla_breach_incidents"] == 50
     assert months["FDNY"]["incidents"] == 0
     assert months["EMS"]["avg_call_to_first_pickup_seconds"] is None
+    # zero counts, the negative defect does not: (0 * 10 + 10 * 10) / 20 and (0 + 20 * 10) / 20
+    assert months["DOT"]["avg_dispatch_seconds"] == 5.0
+    assert months["DOT"]["avg_call_to_agency_dispatch_seconds"] == 10.0
