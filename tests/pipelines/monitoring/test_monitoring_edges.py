@@ -415,3 +415,19 @@ def test_a_table_whose_files_were_all_removed_has_zero_files_and_bytes(spark, da
     _table(spark, data_root, "silver.gone", [(1,), (2,)], "k int")
     DeltaTable(str(data_root / "silver" / "gone")).delete()
     assert nodes.delta_file_stats("silver.gone", str(data_root)) == (0, 0)
+
+
+def test_volume_check_defaults_flag_at_z_above_3_with_14_days(spark, data_root):
+    # 14 days alternating 90 and 110 records (sample std 10.38), then 136: z = 3.47
+    counts = [90, 110] * 7 + [136]
+    rows = [(i, DAY0 + timedelta(days=i)) for i, n in enumerate(counts) for _ in range(n)]
+    _table(spark, data_root, "silver.daily", rows, "unique_key int, day date")
+    check = {"table": "silver.daily", "date_column": "day"}
+    metrics = nodes.volume_anomaly_metrics(nodes.new_monitoring_run(NOW), [check], str(data_root))
+    assert _metric(metrics, "volume_zscore", "silver.daily")[0][1] == pytest.approx(
+        36 / math.sqrt(1400 / 13)
+    )
+    assert _metric(metrics, "volume_anomaly", "silver.daily")[0][1:] == (
+        1.0,
+        "|z| > 3.0 over 28 days",
+    )
