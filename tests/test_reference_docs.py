@@ -375,6 +375,7 @@ def test_silver_911_tables_are_documented_as_produced(spark, silver_params, run)
 
 
 def test_bronze_and_log_schemas_are_documented_as_produced(spark):
+    from nyc_lakehouse.datasets.published_gold import PUBLICATION_COLUMNS
     from nyc_lakehouse.pipelines.bronze import nodes as bronze_nodes
     from nyc_lakehouse.pipelines.gold.data_tests import RESULTS_SCHEMA
     from nyc_lakehouse.pipelines.monitoring.nodes import METRICS_SPARK_SCHEMA, METRICS_TABLE
@@ -390,6 +391,7 @@ def test_bronze_and_log_schemas_are_documented_as_produced(spark):
         # The table a bronze run creates before any file has landed.
         problems += _problems(table, _spark_types(bronze_nodes._empty_frame(dataset, None)))
     problems += _problems("monitoring.gold_test_results", ddl(RESULTS_SCHEMA))
+    problems += _problems("monitoring.gold_publications", ddl(PUBLICATION_COLUMNS))
     problems += _problems(METRICS_TABLE, ddl(METRICS_SPARK_SCHEMA))
     assert problems == []
 

@@ -32,7 +32,7 @@ from nyc_lakehouse.pipelines.bronze import tables as bronze_tables
 from nyc_lakehouse.pipelines.forecasting import tables as forecasting_tables
 from nyc_lakehouse.pipelines.gold import data_tests
 from nyc_lakehouse.pipelines.gold.data_tests import DataTest
-from nyc_lakehouse.pipelines.gold.results_table import GOLD_TEST_RESULTS
+from nyc_lakehouse.pipelines.gold.results_table import GOLD_PUBLICATIONS, GOLD_TEST_RESULTS
 from nyc_lakehouse.pipelines.gold.tables import TABLES as GOLD_TABLES
 from nyc_lakehouse.pipelines.gold.tables import TableSpec, all_data_tests
 from nyc_lakehouse.pipelines.ml_features import tables as ml_feature_tables
@@ -157,6 +157,7 @@ def all_tables() -> list[tuple[str, str, list[TableDoc]]]:
         *ml_feature_tables.TABLES.values(),
         *forecasting_tables.TABLES.values(),
         GOLD_TEST_RESULTS,
+        GOLD_PUBLICATIONS,
         *monitoring_tables.TABLES.values(),
     ]
     names = [doc.name for doc in registries]

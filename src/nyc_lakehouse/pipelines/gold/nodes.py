@@ -23,6 +23,7 @@ from pyspark.sql import types as T
 
 from nyc_lakehouse.pipelines.gold import data_tests
 from nyc_lakehouse.pipelines.gold.tables import all_data_tests, columns_of
+from nyc_lakehouse.run_lock import scratch
 from nyc_lakehouse.spark import get_spark
 
 logger = logging.getLogger(__name__)
@@ -645,3 +646,14 @@ def _run_data_tests(
 def enforce_data_tests(results: list[dict[str, Any]]) -> None:
     """Fail the run, naming each error-level test and its failing count, if any failed."""
     data_tests.raise_on_blocking_failures(results)
+
+
+def publish_gold(results: list[dict[str, Any]], tables: list[str]) -> dict[str, Any]:
+    """The publication request for ``monitoring.gold_publications``, once the data tests pass.
+
+    Re-checks the results itself, so nothing is published even if Kedro ran this node before
+    ``enforce_gold_data_tests``. The dataset records every table at the version the data tests
+    read, in one commit.
+    """
+    data_tests.raise_on_blocking_failures(results)
+    return {"tables": list(tables), "run_id": scratch.current_token()}

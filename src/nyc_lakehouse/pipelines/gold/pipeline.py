@@ -1,6 +1,7 @@
 """Wiring of the ``gold`` pipeline (nodes live in nodes.py, table docs in tables.py)."""
 
 from collections.abc import Callable
+from functools import partial, update_wrapper
 from typing import Any
 
 from kedro.pipeline import Node, Pipeline, node
@@ -88,7 +89,16 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         ),
     ]
     quality = data_test_nodes("gold", nodes.run_gold_data_tests, "monitoring.gold_test_results")
-    return Pipeline(star_schema + aggregates + nyc911 + quality)
+    gold_tables = sorted(f"gold.{name}" for name, spec in TABLES.items() if spec.pipeline == "gold")
+    # Last: readers switch to the new build only once its data tests have passed, all tables
+    # at once (nyc_lakehouse.datasets.published_gold).
+    publish = node(
+        update_wrapper(partial(nodes.publish_gold, tables=gold_tables), nodes.publish_gold),
+        "gold_data_test_summary",
+        "monitoring.gold_publications",
+        name="publish_gold",
+    )
+    return Pipeline([*star_schema, *aggregates, *nyc911, *quality, publish])
 
 
 def data_test_nodes(

@@ -40,3 +40,20 @@ GOLD_TEST_RESULTS = TableDoc(
         column("evaluated_at", "timestamp", "When the test ran (UTC)."),
     ),
 )
+
+GOLD_PUBLICATIONS = TableDoc(
+    name="monitoring.gold_publications",
+    pipeline="gold",
+    grain="One row per gold publication x gold table.",
+    write=(
+        "append, one commit per publication, written by the gold pipeline's last node after "
+        "its data tests pass; gold readers read the tables at the versions of the latest one"
+    ),
+    columns=(
+        column("publication_id", "string", "The publication (one per successful gold run)."),
+        column("run_id", "string", "The Kedro run that built and tested it."),
+        column("published_at", "timestamp", "When it was published (UTC); the latest wins."),
+        column("table_name", "string", "The gold table (`gold.<name>`)."),
+        column("table_version", "bigint", "The table's Delta version the data tests passed on."),
+    ),
+)
