@@ -31,6 +31,14 @@ def _row(week, agency, incident_type, count, pickup, **durations):
     }
 
 
+def _durations(seconds: float) -> dict:
+    return {
+        "average_dispatch_seconds": seconds,
+        "call_to_agency_dispatch_seconds": 2 * seconds,
+        "average_travel_seconds": 3 * seconds,
+    }
+
+
 ROWS = [
     # ACS sorts before "ALL": the overview must still list ALL first
     _row(WEEK_1, "ACS", "A", 30, 4.0),
@@ -41,34 +49,10 @@ ROWS = [
     _row(WEEK_1, "EMS", "A", 7, 900.0),
     # FDNY: counts unknown
     _row(WEEK_1, "FDNY", "A", None, 3.0),
-    # DOT: a zero average dispatch is a real value; a negative one is a source defect
-    _row(
-        WEEK_1,
-        "DOT",
-        "A",
-        10,
-        2.0,
-        average_dispatch_seconds=0.0,
-        call_to_agency_dispatch_seconds=0.0,
-    ),
-    _row(
-        WEEK_1,
-        "DOT",
-        "B",
-        10,
-        2.0,
-        average_dispatch_seconds=10.0,
-        call_to_agency_dispatch_seconds=20.0,
-    ),
-    _row(
-        WEEK_1,
-        "DOT",
-        "C",
-        10,
-        2.0,
-        average_dispatch_seconds=-5.0,
-        call_to_agency_dispatch_seconds=-9.0,
-    ),
+    # DOT: a zero average is a real value; a negative one is a source defect
+    _row(WEEK_1, "DOT", "A", 10, 2.0, **_durations(0.0)),
+    _row(WEEK_1, "DOT", "B", 10, 2.0, **_durations(10.0)),
+    _row(WEEK_1, "DOT", "C", 10, 2.0, **_durations(-5.0)),
 ]
 
 
@@ -110,6 +94,8 @@ def test_unknown_counts_total_zero_incidents(overview):
     fdny = {r["agency_scope"]: r for r in overview}["FDNY"]
     assert fdny["total_incidents"] == 0
     assert fdny["data_start_week"] == WEEK_1 and fdny["data_end_week"] == WEEK_1
+    dot = {r["agency_scope"]: r for r in overview}["DOT"]
+    assert dot["sla_breach_pct"] == 0.0  # plausible weeks without a breach
 
 
 def test_targets_per_agency_and_the_default_for_all(overview):
@@ -134,6 +120,11 @@ def test_monthly_averages_are_rounded_to_two_decimals(fact):
     assert acs["sla_breach_incidents"] == 50
     assert months["FDNY"]["incidents"] == 0
     assert months["EMS"]["avg_call_to_first_pickup_seconds"] is None
-    # zero counts, the negative defect does not: (0 * 10 + 10 * 10) / 20 and (0 + 20 * 10) / 20
-    assert months["DOT"]["avg_dispatch_seconds"] == 5.0
-    assert months["DOT"]["avg_call_to_agency_dispatch_seconds"] == 10.0
+    # zero counts, the negative defect does not: (0 * 10 + 10 * 10) / 20 and so on
+    dot = months["DOT"]
+    assert dot["avg_dispatch_seconds"] == 5.0
+    assert dot["avg_call_to_agency_dispatch_seconds"] == 10.0
+    assert dot["avg_travel_seconds"] == 15.0
+    # plausible weeks without a breach: 0 incidents and 0%, not unknown
+    assert (dot["sla_breach_incidents"], dot["sla_breach_rate_pct"]) == (0, 0.0)
+    assert dot["month_start"] == date(2021, 5, 1) and dot["month"] == "2021-05"
