@@ -7,8 +7,16 @@ storage columns never reach the result.
 
 from __future__ import annotations
 
-from nyc_lakehouse.delta.dedup import latest_per_key
-from nyc_lakehouse.delta.identity import ROW_HASH_COLUMN, ROW_ID_COLUMN, row_hash_expression
+import pytest
+
+from nyc_lakehouse.delta.dedup import check_batch, latest_per_key, latest_per_key_staged
+from nyc_lakehouse.delta.errors import DeltaTableError
+from nyc_lakehouse.delta.identity import (
+    ROW_HASH_COLUMN,
+    ROW_ID_COLUMN,
+    row_hash_expression,
+    with_row_identity,
+)
 
 SCHEMA = "k int, seq int, rank int, payload string"
 
@@ -63,3 +71,41 @@ def test_without_a_sequence_exact_duplicates_collapse_and_storage_columns_go(spa
     kept = latest_per_key(spark.createDataFrame(rows, schema), ["k"], None)
     assert kept.columns == ["k", "seq", "rank", "payload"]
     assert sorted(tuple(r) for r in kept.collect()) == [(1, 1, 1, "x"), (2, 1, 1, "y")]
+
+
+# check_batch ---------------------------------------------------------------------------------
+def test_null_keys_are_refused_with_the_whole_reason(spark):
+    rows = [(None, 1, 1, "a"), (None, 2, 1, "b"), (3, 1, 1, "c")]
+    with pytest.raises(DeltaTableError) as raised:
+        check_batch("silver.t", spark.createDataFrame(rows, SCHEMA), ["k"], "seq")
+    assert str(raised.value) == (
+        "silver.t: 2 row(s) with a null key ['k'] cannot be upserted (null never matches, so "
+        "every rerun would insert them again). Quarantine or fix them upstream."
+    )
+    assert check_batch("silver.t", spark.createDataFrame(rows[2:], SCHEMA), ["k"], "seq") == 1
+
+
+def test_unsequenced_conflicts_show_at_most_five_examples(spark):
+    rows = [(k, 1, 1, payload) for k in range(7) for payload in ("x", "y")]
+    with pytest.raises(DeltaTableError, match="no sequence_column says which is the latest") as e:
+        check_batch("silver.t", spark.createDataFrame(rows, SCHEMA), ["k", "seq"], None)
+    assert str(e.value).count("'count': 2") == 5
+
+
+# latest_per_key_staged -----------------------------------------------------------------------
+def test_staged_ranking_uses_tiebreaks_and_a_reused_scratch_folder(spark, tmp_path):
+    rows = [
+        (1, 2, 1, "low rank"),
+        (1, 2, 5, "high rank"),
+        (1, 1, 9, "old"),
+        (2, 1, 0, "only"),
+    ]
+    scratch = str(tmp_path / "losers")
+    for attempt in range(2):  # the second run overwrites the first run's losers
+        staged = with_row_identity(spark.createDataFrame(rows, SCHEMA))
+        kept, dropped = latest_per_key_staged(staged, ["k"], "seq", ["rank"], scratch=scratch)
+        assert dropped == 2, attempt
+        assert sorted((r["k"], r["payload"]) for r in kept.collect()) == [
+            (1, "high rank"),
+            (2, "only"),
+        ]
