@@ -1,7 +1,7 @@
 """Chaos: real ``kedro run`` processes killed (SIGKILL) at random points of bronze, silver and gold.
 
 One small sample is landed once. A clean run of bronze, silver and gold on a copy gives the
-reference. Then, for each layer, a seeded random point of that layer (after its k-th Delta
+reference. Then, for each layer (each on its own copy, side by side with the reference run), a seeded random point of that layer (after its k-th Delta
 commit) is chosen, a run of the three layers on a fresh copy is killed there, and a rerun must
 leave the lakehouse equal to the reference: every bronze key in silver or quarantine, no key
 twice, the same row counts, and gold's published totals agreeing across tables.
@@ -64,7 +64,9 @@ main()
 pytestmark = pytest.mark.slow
 
 
-def kedro(root: Path, log: Path, *args: str, chaos: dict[str, str] | None = None) -> int:
+def start_kedro(
+    root: Path, log: Path, *args: str, chaos: dict[str, str] | None = None
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "NYC_LAKEHOUSE_DATA_ROOT": str(root),
@@ -73,20 +75,22 @@ def kedro(root: Path, log: Path, *args: str, chaos: dict[str, str] | None = None
         **(chaos or {}),
     }
     command = [sys.executable, "-c", KILLING_RUN] if chaos else [sys.executable, "-m", "kedro"]
-    with log.open("w") as out:
-        return subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
-            [*command, *args],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=600,
-            check=False,
-        ).returncode
+    with log.open("w") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+            [*command, *args], cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
-def run_layers(root: Path, log: Path, chaos: dict[str, str] | None = None) -> int:
-    return kedro(root, log, "run", "--pipelines", LAYERS, "--params", SMALL, chaos=chaos)
+def start_layers(root: Path, log: Path, chaos: dict[str, str] | None = None) -> subprocess.Popen:
+    return start_kedro(root, log, "run", "--pipelines", LAYERS, "--params", SMALL, chaos=chaos)
+
+
+def finish(process: subprocess.Popen) -> int:
+    try:
+        return process.wait(timeout=600)
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def table(root: Path, name: str, version: int | None = None) -> Any:
@@ -141,16 +145,29 @@ def test_kill_at_random_points_of_every_layer_then_rerun(tmp_path):
     landed = tmp_path / "landed"
     for schema in ("landing", "bronze", "silver", "gold", "ml", "monitoring", "reporting"):
         (landed / schema).mkdir(parents=True)
-    assert (
-        kedro(
-            landed, tmp_path / "ingestion.log", "run", "--pipeline", "ingestion", "--params", SMALL
-        )
-        == 0
+    ingestion = start_kedro(
+        landed, tmp_path / "ingestion.log", "run", "--pipeline", "ingestion", "--params", SMALL
     )
+    assert finish(ingestion) == 0, (tmp_path / "ingestion.log").read_text()[-3000:]
 
+    # Every lakehouse is its own copy (its own locks), so the runs go side by side.
+    rng = random.Random(SEED)
+    cases: dict[str, tuple[int, Path, subprocess.Popen]] = {}
     reference_root = tmp_path / "reference"
     shutil.copytree(landed, reference_root)
-    assert run_layers(reference_root, tmp_path / "reference.log") == 0
+    reference_run = start_layers(reference_root, tmp_path / "reference.log")
+    for layer, (prefixes, commits) in LAYER_TABLES.items():
+        kill_after = rng.randint(1, commits)
+        root = tmp_path / f"killed_{layer}"
+        shutil.copytree(landed, root)
+        chaos = {"CHAOS_PREFIXES": ",".join(prefixes), "CHAOS_KILL_AFTER": str(kill_after)}
+        cases[layer] = (
+            kill_after,
+            root,
+            start_layers(root, tmp_path / f"killed_{layer}.log", chaos),
+        )
+
+    assert finish(reference_run) == 0, (tmp_path / "reference.log").read_text()[-3000:]
     reference = facts(reference_root)
     assert reference["silver_311_rows"] > 0
     assert reference["silver_311_duplicated_keys"] == 0
@@ -159,15 +176,13 @@ def test_kill_at_random_points_of_every_layer_then_rerun(tmp_path):
     assert gold["fact_311_rows"] == gold["daily_requests"] == gold["monthly_requests"] > 0
     assert gold["fact_911_incidents"] == gold["monthly_911_incidents"] > 0
 
-    rng = random.Random(SEED)
-    for layer, (prefixes, commits) in LAYER_TABLES.items():
-        kill_after = rng.randint(1, commits)
-        root = tmp_path / f"killed_{layer}"
-        shutil.copytree(landed, root)
+    reruns = {}
+    for layer, (kill_after, root, killed) in cases.items():
         log = tmp_path / f"killed_{layer}.log"
-        chaos = {"CHAOS_PREFIXES": ",".join(prefixes), "CHAOS_KILL_AFTER": str(kill_after)}
-        code = run_layers(root, log, chaos)
-        assert code == -signal.SIGKILL, (layer, kill_after, log.read_text()[-3000:])
-        rerun_log = tmp_path / f"rerun_{layer}.log"
-        assert run_layers(root, rerun_log) == 0, (layer, rerun_log.read_text()[-3000:])
+        assert finish(killed) == -signal.SIGKILL, (layer, kill_after, log.read_text()[-3000:])
+        reruns[layer] = start_layers(root, tmp_path / f"rerun_{layer}.log")
+    for layer, rerun in reruns.items():
+        log = tmp_path / f"rerun_{layer}.log"
+        assert finish(rerun) == 0, (layer, log.read_text()[-3000:])
+        kill_after, root, _ = cases[layer]
         assert facts(root) == reference, (layer, kill_after)
