@@ -401,14 +401,22 @@ def main(argv: list[str] | None = None) -> int:
     for target in chosen:
         work = WORK_ROOT / target.name
         if not args.report:
-            only = []
+            only: list[str] = []
+            skip = False
             if args.survivors:
                 only = sorted(
                     n for n, v in results(work).items() if v not in CAUGHT and target.in_scope(n)
                 )
-                if not only:
-                    print(f"\n=== {target.name}: no survivors to retest")
-            if not (args.survivors and not only):
+                skip = not only
+            elif args.resume and target.scope and results(work):
+                # Named mutants are always retested: name only those still without a verdict.
+                only = sorted(
+                    n for n, v in results(work).items() if v == "not checked" and target.in_scope(n)
+                )
+                skip = not only
+            if skip:
+                print(f"\n=== {target.name}: nothing to (re)test")
+            else:
                 run_mutmut(target, args.jobs, args.resume, only)
         scores[target.name] = report(target, work, diffs=not args.no_diffs)
 
