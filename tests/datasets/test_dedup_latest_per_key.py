@@ -109,3 +109,16 @@ def test_staged_ranking_uses_tiebreaks_and_a_reused_scratch_folder(spark, tmp_pa
             (1, "high rank"),
             (2, "only"),
         ]
+
+
+def test_the_tiebreak_decides_before_the_content_hash(spark):
+    # per key, two rows tied on the sequence: the higher rank must win even where its content
+    # hash is the lower one (checked below, so the hash alone could not pass this test)
+    rows = [(k, 1, rank, f"p{k}-{rank}") for k in range(8) for rank in (1, 5)]
+    data = spark.createDataFrame(rows, SCHEMA)
+    hashes = {
+        r["payload"]: r["h"]
+        for r in data.select("payload", row_hash_expression(data).alias("h")).collect()
+    }
+    assert any(hashes[f"p{k}-5"] < hashes[f"p{k}-1"] for k in range(8))
+    assert _pick(spark, rows, tiebreaks=["rank"]) == {k: f"p{k}-5" for k in range(8)}
