@@ -1,4 +1,5 @@
-"""Writes through the engine's Delta writer: overwrite, append, replace_where, overwrite_partitions.
+"""Writes through the engine's Delta writer: overwrite, append, replace_where, overwrite_partitions
+(and ``delete``, through SQL).
 
 The same DataFrame writer on every engine (``format("delta")``: Sail's own Delta writer, delta-
 spark's on JVM Spark and Databricks). Where an engine gets a mode wrong, its module says how
@@ -72,6 +73,12 @@ def replace_where(table: Table, data: DataFrame, predicate: str, spec: WriteSpec
     if sail.applies(table.engine):
         sail.check_replace_where(table.name, data, predicate)
     return write(table, data, "overwrite", spec, replace_where=predicate)
+
+
+def delete(table: Table, predicate: str) -> dict[str, Any]:
+    """Delete the rows matching ``predicate`` (SQL ``DELETE``: one commit, every engine)."""
+    table.engine.spark().sql(f"DELETE FROM {table.address.sql_identifier()} WHERE {predicate}")
+    return {"mode": "delete", "predicate": predicate}
 
 
 def overwrite_partitions(table: Table, data: DataFrame, spec: WriteSpec) -> dict[str, Any]:
