@@ -21,7 +21,7 @@ from nyc_lakehouse.sources.socrata import (
 BASE = "https://data.example.org"
 
 
-def _client(answers, page_size=2, **kwargs):
+def _client(answers, page_size=2, sleep=lambda _: None, **kwargs):
     """A client whose transport replays ``answers`` (responses or callables) in order."""
     seen: list[httpx.Request] = []
     script = list(answers)
@@ -37,7 +37,7 @@ def _client(answers, page_size=2, **kwargs):
         label="nyc311",
         page_size=page_size,
         retry=RetryPolicy(max_attempts=2, backoff_base_seconds=0.0),
-        sleep=lambda _: None,
+        sleep=sleep,
         transport=httpx.MockTransport(handle),
         **kwargs,
     )
@@ -136,3 +136,27 @@ def test_invalid_pages_name_the_problem():
     client, _ = _client([_json([_record(0), [1, 2]])] * 2)
     with pytest.raises(SocrataError, match="invalid page: record 1 is a list, not an object"):
         list(client.pages())
+
+
+def test_it_sleeps_between_attempts_only_and_honours_retry_after():
+    sleeps: list[float] = []
+    failing = [httpx.Response(500, headers={"Retry-After": "3"}), httpx.Response(503)]
+    client, seen = _client(failing, sleep=sleeps.append)
+    with pytest.raises(
+        SocrataError, match="row count failed after 2 attempts; last error: HTTP 503"
+    ):
+        client.count()
+    assert len(seen) == 2 and sleeps == [3.0]  # no sleep after the last attempt
+
+
+def test_the_token_is_dropped_for_good_after_a_cross_host_redirect():
+    def to(url):
+        return lambda request: httpx.Response(302, headers={"Location": url})
+
+    client, seen = _client(
+        [to("https://mirror.example/a"), to("https://cdn.example/b"), _json([{"row_count": 1}])],
+        app_token="secret",
+    )
+    assert client.count() == 1
+    assert [r.url.host for r in seen] == ["data.example.org", "mirror.example", "cdn.example"]
+    assert [r.headers.get("X-App-Token") for r in seen] == ["secret", None, None]
