@@ -104,9 +104,23 @@ def use_engine(mode: str) -> Any:
                 if suspended is not None:
                     _set_aside[current] = suspended
         if mode in _set_aside:
-            return engine_module.resume(_set_aside.pop(mode))
+            if mode == "remote" and not _is_ours("remote"):
+                _set_aside.pop(mode)  # its server died: its session can only time out
+            else:
+                return engine_module.resume(_set_aside.pop(mode))
         engine_module.configure(settings_for(mode))
-        return engine_module.get_spark()
+        session = engine_module.get_spark()
+        if mode == "remote":
+            _bound_retries(session)
+        return session
+
+
+def _bound_retries(session: Any) -> None:
+    """Give up on a dead test server within seconds, not the client's ten minutes of retries
+    (a server killed from outside would otherwise hang the rest of the run)."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    session.client.set_retry_policies([DefaultPolicy(max_retries=4, max_backoff=4000)])
 
 
 def back_to_sail() -> None:
@@ -136,7 +150,12 @@ def _is_ours(mode: str) -> bool:
         return False
     if mode != "remote":
         return True
-    return _server is not None and engine_module.current_settings().remote == _server.url
+    server = _server
+    return (
+        server is not None
+        and server.process.poll() is None
+        and engine_module.current_settings().remote == server.url
+    )
 
 
 def stop_engines() -> None:
@@ -215,6 +234,10 @@ def _start_connect_server() -> ConnectServer:
         port,
         driver_memory=SERVER_DRIVER_MEMORY,
         conf={
+            **{
+                k: str(v)
+                for k, v in (project_spark_config().get("jvm") or {}).get("conf", {}).items()
+            },
             "spark.sql.shuffle.partitions": "4",
             "spark.local.dir": str(workdir / "local"),
             "spark.sql.warehouse.dir": str(workdir / "warehouse"),
@@ -222,6 +245,7 @@ def _start_connect_server() -> ConnectServer:
         },
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
+    env["SPARK_LOCAL_IP"] = "127.0.0.1"
     with log.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603 - our own command line
             command,
@@ -230,6 +254,7 @@ def _start_connect_server() -> ConnectServer:
             cwd=workdir,
             env=env,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     server = ConnectServer(process, port, log)
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -249,6 +274,17 @@ def _start_connect_server() -> ConnectServer:
                     f"{SERVER_START_TIMEOUT_S:g} s: {_tail(log)}"
                 ) from None
             time.sleep(0.5)
+
+
+def _die_with_parent() -> None:
+    """In the server's process: get SIGTERM when the test process dies, even by SIGKILL (Linux;
+    the JVM keeps it, as spark-submit execs java), so no JVM outlives an interrupted run."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _tail(log: Path, lines: int = 30) -> str:

@@ -52,6 +52,12 @@ SAIL_REQUIRED_ENV = sail_workarounds.REQUIRED_ENV
 # start, not at the import; set before both to be safe). The user's values win.
 SAIL_ALLOCATOR_DEFAULTS = {"MIMALLOC_ALLOW_THP": "0", "MIMALLOC_PURGE_DECOMMITS": "0"}
 
+# Sail drops a session after 15 idle minutes (its spark.session_timeout_secs). The embedded
+# server's only client is this process, so that only ever kills our own session: a notebook
+# left alone for a while, or a test session that used another engine meanwhile, then fails
+# with "session ... is not running". The user's value wins.
+SAIL_EMBEDDED_DEFAULTS = {"SAIL_SPARK__SESSION_TIMEOUT_SECS": str(365 * 24 * 3600)}
+
 # PySpark's Connect client records the caller's file and line on every DataFrame and Column call
 # (it walks the Python stack each time) so that a server can point an error at the code that
 # built the failing expression. Sail puts no call site in its errors, so with Sail the walk is
@@ -345,7 +351,7 @@ def _start_sail(settings: SparkSettings) -> SparkSession:
     global _server
     # Sail logs every session (and its shutdown) otherwise; RUST_LOG from the user still wins.
     os.environ.setdefault("RUST_LOG", "error")
-    for key, value in SAIL_ALLOCATOR_DEFAULTS.items():
+    for key, value in {**SAIL_ALLOCATOR_DEFAULTS, **SAIL_EMBEDDED_DEFAULTS}.items():
         os.environ.setdefault(key, value)
     for key, value in {**settings.sail_env, **SAIL_REQUIRED_ENV}.items():
         os.environ[key] = value

@@ -187,6 +187,33 @@ def test_sail_allocator_uses_regular_pages_and_lazy_purge_unless_the_user_says_o
     assert options["purge_decommits"] == "0"
 
 
+_IDLE_SESSION = """
+    import json, os, time
+    from nyc_lakehouse import spark as engine
+
+    engine.configure(engine.SparkSettings(mode="sail"))
+    session = engine.get_spark()
+    session.range(1).count()
+    time.sleep(4)  # idle, as a notebook between cells or a session parked during other tests
+    try:
+        alive = session.range(3).count() == 3
+    except Exception as exc:
+        alive = "expired" if "is not running" in str(exc) else repr(exc)
+    print(json.dumps({"alive": alive, "timeout": os.environ["SAIL_SPARK__SESSION_TIMEOUT_SECS"]}))
+    engine.stop_spark()
+    """
+
+
+def test_an_idle_sail_session_is_not_dropped_unless_the_user_says_so():
+    # Sail drops sessions idle for its timeout (15 minutes by default): with a 2 s timeout the
+    # session is gone after 4 s, so the variable is the one that matters...
+    observed = _run_child(_IDLE_SESSION, SAIL_SPARK__SESSION_TIMEOUT_SECS="2")
+    assert observed == {"alive": "expired", "timeout": "2"}
+    # ...and the factory sets it to a year: the embedded server's only client is this process.
+    observed = _run_child(_IDLE_SESSION)
+    assert observed == {"alive": True, "timeout": str(365 * 24 * 3600)}
+
+
 _CALL_SITE_PROBE = """
     import json
     from pyspark.errors.utils import is_debugging_enabled

@@ -1,5 +1,7 @@
 """The engine modes on real engines: Sail, local JVM Spark with delta-spark, and a JVM Spark
 Connect server with delta-spark (``remote``), through the shared fixtures of tests/engines.py.
+Merges, history and the other Delta operations on each engine are the Delta contract's
+(tests/datasets/test_delta_contract.py); here, what the session factory promises.
 
 Each mode that cannot start says why within 60 seconds (no Java, no jars, no server), checked in
 child processes so that the test session's engines are untouched.
@@ -78,48 +80,6 @@ def test_sail_has_no_dst_from_2100(engine):
     }
     expected_2100 = 17 if engine.mode == "sail" else 16
     assert utc_hours == {2099: 16, 2100: expected_2100}
-
-
-@on_engines("jvm")
-def test_jvm_runs_delta_spark_merge_builder_and_history(engine, tmp_path):
-    from delta.tables import DeltaTable
-
-    spark = engine.spark
-    path = str(tmp_path / "target")
-    spark.createDataFrame([(1, "a", 1), (2, "b", 1)], "k INT, v STRING, seq INT").write.format(
-        "delta"
-    ).save(path)
-    updates = spark.createDataFrame(
-        [(1, "a2", 2), (2, "stale", 0), (3, "c", 1)], "k INT, v STRING, seq INT"
-    )
-    (
-        DeltaTable.forPath(spark, path)
-        .alias("t")
-        .merge(updates.alias("s"), "t.k = s.k")
-        .whenMatchedUpdateAll(condition="s.seq > t.seq")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
-    rows = sorted(tuple(r) for r in spark.read.format("delta").load(path).collect())
-    assert rows == [(1, "a2", 2), (2, "b", 1), (3, "c", 1)]
-    operations = [r["operation"] for r in DeltaTable.forPath(spark, path).history().collect()]
-    assert operations == ["MERGE", "WRITE"]
-
-
-@on_engines("remote")
-def test_remote_server_runs_delta_sql_merge_and_history(engine, tmp_path):
-    spark = engine.spark
-    path = str(tmp_path / "target")
-    spark.createDataFrame([(1, "a"), (2, "b")], "k INT, v STRING").write.format("delta").save(path)
-    spark.createDataFrame([(2, "b2"), (3, "c")], "k INT, v STRING").createOrReplaceTempView("inc")
-    spark.sql(
-        f"MERGE INTO delta.`{path}` t USING inc s ON t.k = s.k "
-        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-    ).collect()
-    rows = sorted(tuple(r) for r in spark.read.format("delta").load(path).collect())
-    assert rows == [(1, "a"), (2, "b2"), (3, "c")]
-    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").collect()
-    assert [r["operation"] for r in history] == ["MERGE", "WRITE"]
 
 
 def test_jvm_settings_come_from_spark_yml_and_delta_is_forced(tmp_path, monkeypatch):
@@ -209,6 +169,18 @@ def test_jvm_without_java_says_so(tmp_path):
     outcome = _start_in_child("jvm", PATH=str(bin_dir), JAVA_HOME="")
     assert outcome["error"] is not None and "`java` is not on PATH" in outcome["error"]
     assert outcome["process_seconds"] < 60
+
+
+def test_jvm_with_java_11_says_spark_needs_17(tmp_path):
+    bin_dir = tmp_path / "bin"  # a `java` that is Java 11, first on PATH
+    bin_dir.mkdir()
+    java = bin_dir / "java"
+    java.write_text("#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\n")
+    java.chmod(0o755)
+    outcome = _start_in_child("jvm", PATH=f"{bin_dir}:{os.environ['PATH']}", JAVA_HOME="")
+    assert outcome["error"] is not None
+    assert "needs Java 17 or later (Spark 4.0)" in outcome["error"]
+    assert f"{java} is Java 11" in outcome["error"]
 
 
 def test_jvm_with_a_broken_java_home_says_so(tmp_path):
