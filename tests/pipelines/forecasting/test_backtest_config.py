@@ -38,6 +38,9 @@ def test_defaults_three_windows_a_horizon_apart_and_56_training_days():
         "cutoff", "unique_id", "ds", "model", "y_hat", "y_hat_lo_80", "y_hat_hi_80", "y"
     ]  # fmt: skip
     assert len(result) == 3 * 7
+    # a longer panel still gets three windows by default
+    longer = bt.run_backtest(_series("s", 56 + 35), _params())
+    assert sorted(longer["cutoff"].unique()) == cutoffs
     # one day shorter and the first window has no series long enough
     shorter = bt.run_backtest(_series("s", 55 + 21), _params())
     assert sorted(shorter["cutoff"].unique()) == cutoffs[1:]

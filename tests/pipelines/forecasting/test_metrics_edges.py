@@ -186,3 +186,36 @@ def test_nested_choice_with_one_window_is_empty_with_the_selected_model_column()
     several = bt.nested_champion_metrics(per_window)
     assert list(several.index) == [0, 1]
     assert several["selected_model"].tolist() == ["A", "A"]
+
+
+def test_leaderboard_ranks_are_integers():
+    per_window = _windows({("s", "SeasonalNaive"): [2.0] * 3, ("s", "A"): [1.0] * 3})
+    board = bt.leaderboard(per_window, pd.Series({"s": "A"}), 7, [80])
+    assert board["rank"].dtype == "int64"
+
+
+def test_conformal_quantile_is_the_ceil_n_plus_1_times_level_th_smallest():
+    from nyc_lakehouse.pipelines.forecasting.models import _conformal_quantile
+
+    scores = np.array([7.0, 1.0, np.nan, 3.0, 10.0, 2.0, 9.0, 4.0, 6.0, 8.0, 5.0])
+    # ten finite scores: rank ceil(11 * 0.8) = 9 -> the 9th smallest, 9
+    assert _conformal_quantile(scores, 0.8) == 9.0
+    assert _conformal_quantile(scores, 0.5) == 6.0  # ceil(5.5) = 6
+    assert _conformal_quantile(scores, 0.99) == 10.0  # capped at the largest
+    assert _conformal_quantile(np.array([4.0]), 0.8) == 4.0
+    assert math.isnan(_conformal_quantile(np.array([np.nan]), 0.8))
+    assert math.isnan(_conformal_quantile(np.array([]), 0.8))
+
+
+def test_tidy_intervals_clips_at_zero_not_above():
+    from nyc_lakehouse.pipelines.forecasting.models import tidy_intervals
+
+    raw = pd.DataFrame(
+        {"y_hat": [0.5, -2.0], "y_hat_lo_80": [-1.0, -3.0], "y_hat_hi_80": [2.0, -1.0]}
+    )
+    clipped = tidy_intervals(raw, [80], clip_at_zero=True)
+    assert clipped["y_hat"].tolist() == [0.5, 0.0]
+    assert clipped["y_hat_lo_80"].tolist() == [0.0, 0.0]
+    assert clipped["y_hat_hi_80"].tolist() == [2.0, 0.0]
+    kept = tidy_intervals(raw, [80], clip_at_zero=False)
+    assert kept["y_hat"].tolist() == [0.5, -2.0] and kept["y_hat_lo_80"].tolist() == [-1.0, -3.0]
