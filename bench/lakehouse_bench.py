@@ -17,6 +17,13 @@ Delta), each in its own process so that its wall time and peak memory are its ow
 * ``silver_increment``: a daily increment (10k rows, a tenth of them updates of existing
   requests) landed, bronzed, then the timed silver run that MERGEs it into the silver table.
 
+With ``--engines sail,jvm`` (the default) the silver, gold and ``silver_increment`` stages run
+again on JVM Spark with delta-spark (engine mode ``jvm``), from a copy of the same bronze
+lakehouse, once each; the JSON keeps each engine's figures under its name (``by_engine``), the
+tables print JVM's time over Sail's, and the largest size is judged against the engine target
+(Sail at least 3x faster than JVM Spark on silver at 5M rows, both under 8 GB). A JVM stage's
+peak memory and CPU time include the JVM's own process.
+
 Then the forecasting backtest for 10, 50 and 200 synthetic series (3 years each).
 
 Last, the largest size is judged against the targets set for one 2-core machine at 5M rows
@@ -49,6 +56,7 @@ which a noisy shared machine moves less than wall time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -75,6 +83,12 @@ SAMPLE_ROWS_AT_SCALE_1 = 319_042
 INCREMENT_ROWS = 10_000
 INCREMENT_UPDATE_SHARE = 0.1
 PIPELINE_STAGES = ("bronze", "silver", "gold")
+ENGINES = ("sail", "jvm")
+# The stages run on every engine of ``--engines`` (the others are Sail's, or engine-neutral).
+COMPARED_STAGES = ("silver", "gold", "silver_increment")
+# The JVM's heap cap for the benchmark: room for 5M rows, with the JVM and its Python driver
+# together under the 8 GB memory target (conf/base/spark.yml's 2g is for the bundled sample).
+BENCH_JVM_DRIVER_MEMORY = "6g"
 ENGINE_STAGES = ("sail_core", "duckdb_core", "sail_wide", "duckdb_wide")
 
 # The five flags over a CTE ``typed``, and the version rank: both comparison transforms end so.
@@ -213,10 +227,46 @@ def _spark(time_zone: str | None = None) -> Any:
             **config.get("session_conf", {}),
             "spark.sql.session.timeZone": time_zone,
         }
-    engine.configure(engine.settings_from_config({**config, "mode": "sail"}))
+    # NYC_LAKEHOUSE_SPARK_MODE (set by run_stage) wins over the "sail" here
+    settings = engine.settings_from_config({**config, "mode": "sail"})
+    if settings.mode == "jvm":
+        settings = dataclasses.replace(settings, jvm_driver_memory=BENCH_JVM_DRIVER_MEMORY)
+    engine.configure(settings)
     session = engine.get_spark()
     session.range(1).count()  # engine start-up is not part of any stage
     return session
+
+
+def _jvm_pid() -> int | None:
+    """The JVM that runs the ``jvm`` engine in this process (pyspark's gateway), if any."""
+    if os.environ.get("NYC_LAKEHOUSE_SPARK_MODE") != "jvm" or "pyspark" not in sys.modules:
+        return None
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    proc = getattr(gateway, "proc", None) if gateway is not None else None
+    return proc.pid if proc is not None else None
+
+
+def _jvm_cpu_seconds() -> float:
+    """CPU seconds the JVM engine's process has used so far (0 without one)."""
+    pid = _jvm_pid()
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _jvm_peak_rss_mb() -> float | None:
+    """The JVM engine's peak resident set (VmHWM), MB; it is not this process's, nor a child
+    that ``wait4`` reports (the JVM outlives the worker's last wait)."""
+    pid = _jvm_pid()
+    if pid is None:
+        return None
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
 
 
 class _Stopwatch:
@@ -225,12 +275,13 @@ class _Stopwatch:
     Steadier than wall time where other tenants take the cores for a while."""
 
     def __enter__(self) -> _Stopwatch:
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        self._wall = time.perf_counter()
+        self._cpu = time.process_time() + _jvm_cpu_seconds()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self._wall
-        self.cpu_seconds = time.process_time() - self._cpu
+        self.cpu_seconds = time.process_time() + _jvm_cpu_seconds() - self._cpu
 
 
 class _SaveTimer:
@@ -508,6 +559,9 @@ def _worker(argv: Sequence[str]) -> None:
             result = worker_silver_increment(data_root)
         else:
             raise SystemExit(f"unknown stage {stage!r}")
+    jvm_peak = _jvm_peak_rss_mb()
+    if jvm_peak is not None:
+        result["jvm_peak_rss_mb"] = jvm_peak
     print("BENCH_RESULT " + json.dumps(result), flush=True)
 
 
@@ -516,17 +570,20 @@ def _worker(argv: Sequence[str]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def run_stage(stage: str, *args: str, data_root: Path | None = None) -> dict[str, Any]:
-    """Run one stage in a fresh process; add its own peak RSS (MB, from ``wait4``) to its result."""
+def run_stage(
+    stage: str, *args: str, data_root: Path | None = None, engine: str = "sail"
+) -> dict[str, Any]:
+    """Run one stage in a fresh process on ``engine``; add its own peak RSS (MB, from ``wait4``,
+    plus the JVM's for ``jvm``) to its result."""
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
     env.pop("SPARK_REMOTE", None)
-    env["NYC_LAKEHOUSE_SPARK_MODE"] = "sail"
+    env["NYC_LAKEHOUSE_SPARK_MODE"] = engine
     env.setdefault("RUST_LOG", "error")
     if data_root is not None:
         env["NYC_LAKEHOUSE_DATA_ROOT"] = str(data_root)
     log_dir = data_root.parent if data_root else WORK_DIR
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"{'-'.join((stage, *args))}.log"
+    log = log_dir / f"{'-'.join((stage, *args, *([engine] if engine != 'sail' else [])))}.log"
     out = log.with_suffix(".out")
     with log.open("w") as stderr, out.open("w") as stdout:
         process = subprocess.Popen(
@@ -549,10 +606,12 @@ def run_stage(stage: str, *args: str, data_root: Path | None = None) -> dict[str
             f"log {log}:\n{tail}"
         )
     result = json.loads(result_lines[-1].removeprefix("BENCH_RESULT "))
-    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # ru_maxrss is KiB on Linux
+    # ru_maxrss is KiB on Linux; a JVM engine is a process of its own, its peak is added
+    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024 + result.get("jvm_peak_rss_mb", 0), 1)
     # CPU seconds of the whole process (start-up included): steadier than wall time where other
     # tenants take the cores for a while, so A/B comparisons can use both.
     result["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 2)
+    result["engine"] = engine
     return result
 
 
@@ -587,8 +646,17 @@ def _median_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return chosen
 
 
-def bench_size(size: int, work: Path, with_duckdb: bool = True, repeat: int = 1) -> dict[str, Any]:
+def bench_size(
+    size: int,
+    work: Path,
+    with_duckdb: bool = True,
+    repeat: int = 1,
+    engines: Sequence[str] = ("sail",),
+) -> dict[str, Any]:
     """Every layer at one size, on a fresh lakehouse under ``work``.
+
+    Every engine of ``engines`` but Sail then runs :data:`COMPARED_STAGES` once each, on a copy
+    of the lakehouse as bronze left it (``by_engine`` in the result, Sail's figures included).
 
     With ``repeat`` > 1 each stage runs that many times, every time on the lakehouse as the
     previous stage left it (a copy taken before the first run is put back before each other
@@ -627,8 +695,29 @@ def bench_size(size: int, work: Path, with_duckdb: bool = True, repeat: int = 1)
                 f"rows/s, peak {result['peak_rss_mb']:,.0f} MB"
             )
         stages[stage] = _median_run(runs)
+        if stage == "bronze" and len(engines) > 1:
+            _copy_lakehouse(data_root, root / "after_bronze")
+    by_engine = {"sail": {name: stages[name] for name in COMPARED_STAGES}}
+    for engine in engines:
+        if engine == "sail":
+            continue
+        engine_root = root / f"data_{engine}"
+        _copy_lakehouse(root / "after_bronze", engine_root)
+        by_engine[engine] = {}
+        for stage in COMPARED_STAGES:
+            label = f"{size:,} rows: {stage} on {engine}"
+            _log(f"{label} ...")
+            result = run_stage(stage, data_root=engine_root, engine=engine)
+            by_engine[engine][stage] = result
+            _log(
+                f"{label} {result['seconds']:.2f} s, {result['rows'] / result['seconds']:,.0f} "
+                f"rows/s, peak {result['peak_rss_mb']:,.0f} MB"
+            )
     shutil.rmtree(root, ignore_errors=True)
-    return {"size": size, "repeat": repeat, "stages": stages}
+    result = {"size": size, "repeat": repeat, "stages": stages}
+    if len(engines) > 1:
+        result["by_engine"] = by_engine
+    return result
 
 
 def derive(size_result: dict[str, Any]) -> dict[str, Any]:
@@ -666,6 +755,12 @@ def derive(size_result: dict[str, Any]) -> dict[str, Any]:
         duck = stages["duckdb_wide"]["seconds"]
         derived["sail_wide_vs_duckdb"] = round(stages["sail_wide"]["seconds"] / duck, 2)
         derived["silver_pipeline_vs_duckdb_wide"] = round(stages["silver"]["seconds"] / duck, 2)
+    for engine, engine_stages in size_result.get("by_engine", {}).items():
+        if engine == "sail":
+            continue
+        for name in COMPARED_STAGES:  # how many times Sail's time the engine took
+            ratio = engine_stages[name]["seconds"] / stages[name]["seconds"]
+            derived[f"{engine}_{name}_vs_sail"] = round(ratio, 2)
     return derived
 
 
@@ -681,6 +776,8 @@ TARGET_UPSERT_SECONDS = 2.0
 # the smallest (the default sizes make the largest table 50x the smallest).
 TARGET_UPSERT_GROWTH = 3.0
 TARGET_VS_DUCKDB = 1.0
+# Sail against JVM Spark with delta-spark on the silver pipeline (JVM's time / Sail's).
+TARGET_SAIL_OVER_JVM = 3.0
 
 
 def judge_targets(results: dict[str, Any]) -> dict[str, Any]:
@@ -734,6 +831,20 @@ def judge_targets(results: dict[str, Any]) -> dict[str, Any]:
             "met": None if vs_duckdb is None else vs_duckdb <= TARGET_VS_DUCKDB,
         },
     ]
+    if "jvm" in largest.get("by_engine", {}):
+        jvm = largest["by_engine"]["jvm"]
+        jvm_peak = max(jvm[s]["peak_rss_mb"] for s in COMPARED_STAGES)
+        sail_peak = max(stages[s]["peak_rss_mb"] for s in COMPARED_STAGES)
+        checks.append(
+            {
+                "target": f"Sail at least {TARGET_SAIL_OVER_JVM:g}x faster than JVM Spark on "
+                f"silver, both under {TARGET_PEAK_RSS_MB / 1024:.0f} GB",
+                "measured": f"JVM {d['jvm_silver_vs_sail']:.2f}x Sail's time; peak Sail "
+                f"{sail_peak / 1024:.1f} GB, JVM {jvm_peak / 1024:.1f} GB",
+                "met": d["jvm_silver_vs_sail"] >= TARGET_SAIL_OVER_JVM
+                and max(sail_peak, jvm_peak) < TARGET_PEAK_RSS_MB,
+            }
+        )
     return {
         "size": largest["size"],
         "at_target_size": largest["size"] >= TARGET_SIZE,
@@ -902,6 +1013,23 @@ def markdown(results: dict[str, Any], against_baseline: Sequence[str] = ()) -> s
             f"| {inc['target_rows']:,} | {inc['rows']:,} ({inc['updates']:,}) | "
             f"{inc['upsert_seconds']:.2f} | {inc['seconds']:.2f} | {inc['bronze_seconds']:.2f} |"
         )
+    engine_sizes = [r for r in results["sizes"] if len(r.get("by_engine", {})) > 1]
+    if engine_sizes:
+        lines += [
+            "",
+            "| 311 rows | stage | engine | wall s | CPU s | peak RSS MB | x Sail's time |",
+            "|---:|---|---|---:|---:|---:|---:|",
+        ]
+        for size_result in engine_sizes:
+            for name in COMPARED_STAGES:
+                for engine, engine_stages in size_result["by_engine"].items():
+                    stage = engine_stages[name]
+                    ratio = size_result["derived"].get(f"{engine}_{name}_vs_sail", 1.0)
+                    lines.append(
+                        f"| {size_result['size']:,} | {name} | {engine} | {stage['seconds']:.2f} "
+                        f"| {stage['stage_cpu_seconds']:.1f} | {stage['peak_rss_mb']:,.0f} | "
+                        f"{ratio:.2f} |"
+                    )
     if results["forecasting"]:
         lines += ["", "| series x 3 years | backtest s | series/s |", "|---:|---:|---:|"]
         for fc in results["forecasting"]:
@@ -930,6 +1058,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB comparison")
     parser.add_argument(
+        "--engines",
+        type=lambda text: [v for v in text.split(",") if v],
+        default=list(ENGINES),
+        help="engines for silver, gold and the upsert (default sail,jvm; sail alone skips JVM)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -957,6 +1091,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, not {args.repeat}")
+    unknown = sorted(set(args.engines) - set(ENGINES))
+    if unknown or "sail" not in args.engines:
+        parser.error(f"--engines: sail plus any of {', '.join(ENGINES)}, not {args.engines}")
     if args.show is not None:
         stored = load_baseline(args.show)
         if stored is None:
@@ -980,7 +1117,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     for size in args.sizes:
         size_result = bench_size(
-            size, args.work_dir, with_duckdb=not args.no_duckdb, repeat=args.repeat
+            size,
+            args.work_dir,
+            with_duckdb=not args.no_duckdb,
+            repeat=args.repeat,
+            engines=args.engines,
         )
         size_result["derived"] = derive(size_result)
         results["sizes"].append(size_result)

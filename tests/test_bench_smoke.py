@@ -28,6 +28,10 @@ def _run_bench(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProce
             str(PROJECT_ROOT / "bench" / "lakehouse_bench.py"),
             "--sizes",
             "15000",
+            # JVM Spark's side of the comparison costs minutes even here: its figures are
+            # checked below from a stored run (test_the_engine_comparison_...)
+            "--engines",
+            "sail",
             *options,
             "--results-dir",
             str(results_dir),
@@ -147,6 +151,40 @@ def _bench_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_the_engine_comparison_keeps_each_engines_figures_and_judges_the_ratio():
+    """JVM Spark's figures beside Sail's, on the stored baseline with a JVM side added."""
+    bench = _bench_module()
+    results = json.loads(BASELINE.read_text())
+    largest = max(results["sizes"], key=lambda r: r["size"])
+    sail = largest["stages"]
+    jvm = {
+        name: {**sail[name], "seconds": sail[name]["seconds"] * 4, "peak_rss_mb": 5000.0}
+        for name in bench.COMPARED_STAGES
+    }
+    largest["by_engine"] = {"sail": {n: sail[n] for n in bench.COMPARED_STAGES}, "jvm": jvm}
+
+    def verdict() -> dict:
+        largest["derived"] = bench.derive(largest)
+        return bench.judge_targets(results)["checks"][-1]
+
+    check = verdict()
+    assert largest["derived"]["jvm_silver_vs_sail"] == 4.0
+    assert largest["derived"]["jvm_gold_vs_sail"] == 4.0
+    assert check["met"] is True and "JVM 4.00x Sail's time" in check["measured"]
+    assert "JVM 4.9 GB" in check["measured"]
+    jvm["silver"]["seconds"] = sail["silver"]["seconds"] * 2  # Sail only 2x faster
+    assert verdict()["met"] is False
+    jvm["silver"]["seconds"] = sail["silver"]["seconds"] * 4
+    jvm["gold"]["peak_rss_mb"] = 9000.0  # fast enough, but over 8 GB
+    assert verdict()["met"] is False
+    table = bench.markdown(results)
+    size = f"{largest['size']:,}"
+    assert f"| {size} | silver | sail | {sail['silver']['seconds']:.2f} |" in table
+    rows = table.splitlines()
+    jvm_silver = next(row for row in rows if row.startswith(f"| {size} | silver | jvm |"))
+    assert jvm_silver.endswith("| 5,000 | 4.00 |")
 
 
 def test_a_repeat_starts_from_the_lakehouse_as_it_was_and_leaves_the_copy_alone(tmp_path):
