@@ -147,3 +147,13 @@ def test_short_series_and_the_feature_list(make_params):
         features.index("month"),
         features.index("holiday_code"),
     ]
+
+
+def test_calendar_features_follow_the_calendar_setting():
+    day = pd.DatetimeIndex([pd.Timestamp("2024-02-12")])  # Lincoln's Birthday: a NY holiday
+    default = models.GradientBoostingForecaster()._calendar(day)
+    assert default.loc[day[0], "is_holiday"]  # US + NY when nothing is configured
+    texas = models.GradientBoostingForecaster(calendar={"country": "US", "subdivision": "TX"})
+    assert not texas._calendar(day).loc[day[0], "is_holiday"]
+    configured = models.GradientBoostingForecaster(calendar={"country": "US", "subdivision": "NY"})
+    assert configured._calendar(day).loc[day[0], "is_holiday"]
