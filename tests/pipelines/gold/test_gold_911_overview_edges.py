@@ -58,7 +58,8 @@ ROWS = [
 
 @pytest.fixture
 def params(gold_params):
-    return {**gold_params["nyc911"], "pickup_target_seconds_by_agency": {"ACS": 3}}
+    # DOT's target is above the default: ALL must still show the default, not the highest
+    return {**gold_params["nyc911"], "pickup_target_seconds_by_agency": {"ACS": 3, "DOT": 8}}
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_unknown_counts_total_zero_incidents(overview):
 
 def test_targets_per_agency_and_the_default_for_all(overview):
     targets = {r["agency_scope"]: r["pickup_target_seconds"] for r in overview}
-    assert targets == {"ALL": 5.0, "ACS": 3.0, "DOT": 5.0, "EMS": 5.0, "FDNY": 5.0}
+    assert targets == {"ALL": 5.0, "ACS": 3.0, "DOT": 8.0, "EMS": 5.0, "FDNY": 5.0}
 
 
 def test_breach_share_uses_each_agency_target(overview):
