@@ -57,7 +57,7 @@ def test_monthly_shares_and_averages_are_rounded_to_two_decimals(spark, gold_par
 
 
 def test_response_averages_keep_two_decimals(spark, gold_params):
-    _, fact = _fact(spark, gold_params, [(0, 1.0), (0, 2.0), (0, 3.3333)])
+    _, fact = _fact(spark, gold_params, [(0, 1.0), (0, 2.125), (0, 3.3333)])
     (day,) = [
         r
         for r in nodes.build_agg_daily_summary(
@@ -65,8 +65,9 @@ def test_response_averages_keep_two_decimals(spark, gold_params):
         ).collect()
         if r["request_count"]
     ]
-    assert day["avg_response_hours"] == round((1 + 2 + 3.3333) / 3, 2) == 2.11
-    assert day["p90_response_hours"] == round(2 + 0.8 * 1.3333, 2) == 3.07
+    assert day["avg_response_hours"] == round((1 + 2.125 + 3.3333) / 3, 2) == 2.15
+    assert day["median_response_hours"] == 2.13  # 2.125 h, rounded half up
+    assert day["p90_response_hours"] == round(2.125 + 0.8 * (3.3333 - 2.125), 2) == 3.09
     assert day["closed_pct"] == 100.0 and day["sla_breach_pct"] == 0.0
 
 
