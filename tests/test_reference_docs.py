@@ -312,7 +312,7 @@ def run() -> dict[str, Any]:
 
 def test_silver_311_tables_are_documented_as_produced(spark, silver_params, run):
     from nyc_lakehouse.delta import KIND_COLUMN, ROW_IDENTITY_COLUMNS
-    from nyc_lakehouse.pipelines.silver import nodes
+    from nyc_lakehouse.pipelines.silver import ledger, nodes
 
     good = dict.fromkeys(NYC311_FIELDS)
     good.update(
@@ -341,8 +341,9 @@ def test_silver_311_tables_are_documented_as_produced(spark, silver_params, run)
     problems += _problems("silver.nyc311_quarantine", _spark_types(quarantine))
     added_on_write = (*ROW_IDENTITY_COLUMNS, KIND_COLUMN)
     problems += _problems("silver.nyc311_increment", list(prepared.columns), ignore=added_on_write)
-    problems += _problems("monitoring.dq_results", _spark_types(nodes.publish_dq_results(records)))
-    log = nodes.record_processed_batches(["batch-1"], [], run, False)
+    problems += _problems("monitoring.dq_results", _spark_types(nodes.dq_results_frame(records)))
+    consumed = ledger.Selection("nyc311", (ledger.BronzeFile("batch-1", "part-0", None, 1),))
+    log = nodes.record_consumed_files(consumed, ledger.Selection("nyc911", ()), run, False)
     problems += _problems("monitoring.silver_batch_log", _spark_types(log))
     assert problems == []
     assert quarantine.count() == 1 and final.count() == 1

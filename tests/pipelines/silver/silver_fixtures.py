@@ -123,13 +123,20 @@ def silver_catalog(runtime_params: dict[str, Any] | None = None, **param_overrid
 
     ``param_overrides`` replace keys of ``silver.nyc311`` / ``silver.nyc911`` (``nyc311={...}``).
     """
-    from kedro.io import DataCatalog
-
     from nyc_lakehouse.pipelines.silver import create_pipeline
 
+    return project_catalog(create_pipeline(), runtime_params, **param_overrides)
+
+
+def project_catalog(
+    pipeline: Any, runtime_params: dict[str, Any] | None = None, **param_overrides: Any
+):
+    """The real catalog and parameters of ``pipeline``'s datasets (see :func:`silver_catalog`)."""
+    from kedro.io import DataCatalog
+
     # Only the entries this pipeline uses (and the layer factories): other pipelines' entries may
-    # need credentials or files that have nothing to do with silver.
-    used = create_pipeline().datasets()
+    # need credentials or files that have nothing to do with it.
+    used = pipeline.datasets()
     config = {
         name: entry
         for name, entry in load_config("catalog", runtime_params).items()

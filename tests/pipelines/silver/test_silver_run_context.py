@@ -58,29 +58,38 @@ def test_full_refresh_rejects_a_typo(tmp_path):
         RefreshableDeltaTableDataset(table="silver.t", root=str(tmp_path), full_refresh="ture")
 
 
-def test_batch_selection_skips_processed_batches_and_keeps_every_row_of_new_ones(spark):
+def test_file_selection_skips_consumed_files_and_keeps_every_row_of_new_ones(spark):
     bronze = spark.createDataFrame(
         [
-            ("1", "b1", "2024-05-01"),
-            ("2", "b2", "2024-05-02"),
-            ("3", "b2", "2024-05-03"),  # one batch, two ingest dates
-            ("4", "b3", None),  # a row without ingest date is not lost to partition pruning
-            ("5", "b4", "2024-05-04"),
+            ("1", "b1", "f1", "2024-05-01"),
+            ("2", "b1", "f2", "2024-05-01"),  # a file added later to an old batch
+            ("3", "b2", "f1", "2024-05-02"),
+            ("4", "b2", "f1", "2024-05-02"),
+            ("5", "b3", "f1", None),  # a row without ingest date is not lost to pruning
+            ("6", None, "f1", "2024-05-04"),  # no batch: not a bronze file, never read
         ],
-        "unique_key string, _batch_id string, _ingest_date string",
+        "unique_key string, _batch_id string, _source_file string, _ingest_date string",
     )
-    processed = spark.createDataFrame(
-        [("nyc311", "b1"), ("nyc911", "b2")], "dataset string, batch_id string"
+    ledger = spark.createDataFrame(
+        [("nyc311", "b1", "f1", 1), ("nyc911", "b2", "f1", 2)],
+        "dataset string, batch_id string, source_file string, rows bigint",
+    ).selectExpr(
+        "*", "'r1' AS run_id", "false AS full_refresh", "current_timestamp() AS processed_at"
     )
-    increment, batches = nodes.select_new_311_batches(bronze, processed, False)
-    assert batches == ["b2", "b3", "b4"]
+    increment, selection = nodes.select_new_311_files(bronze, ledger, False)
+    assert [(f.batch_id, f.source_file, f.rows) for f in selection.files] == [
+        ("b1", "f2", 1), ("b2", "f1", 2), ("b3", "f1", 1),
+    ]  # fmt: skip
     assert sorted(r["unique_key"] for r in increment.collect()) == ["2", "3", "4", "5"]
-    everything, all_batches = nodes.select_new_311_batches(bronze, processed, True)
-    assert all_batches == ["b1", "b2", "b3", "b4"] and everything.count() == 5
-    first_run, first_batches = nodes.select_new_311_batches(bronze, None, False)
-    assert first_batches == ["b1", "b2", "b3", "b4"] and first_run.count() == 5
-    processed_all = spark.createDataFrame(
-        [("nyc311", b) for b in ("b1", "b2", "b3", "b4")], "dataset string, batch_id string"
+    everything, refresh = nodes.select_new_311_files(bronze, ledger, True)
+    assert len(refresh.files) == 4 and everything.count() == 5
+    first_run, first = nodes.select_new_311_files(bronze, None, False)
+    assert len(first.files) == 4 and first_run.count() == 5
+    done = ledger.union(
+        spark.createDataFrame(
+            [("nyc311", f.batch_id, f.source_file, f.rows) for f in selection.files],
+            "dataset string, batch_id string, source_file string, rows bigint",
+        ).selectExpr("*", "'r2'", "false", "current_timestamp()")
     )
-    empty, no_batches = nodes.select_new_311_batches(bronze, processed_all, False)
-    assert no_batches == [] and empty.count() == 0
+    empty, nothing = nodes.select_new_311_files(bronze, done, False)
+    assert nothing.files == () and empty.count() == 0

@@ -1,17 +1,31 @@
-"""A variant of the project's Delta dataset that the silver pipeline needs.
+"""Variants of the project's Delta dataset that the silver pipeline needs.
 
 * :class:`RefreshableDeltaTableDataset`: upserts normally; when its ``full_refresh`` argument is
   true (``${runtime_params:full_refresh, false}`` in the catalog) it keeps the latest version of
   each key exactly as an upsert does, then overwrites the table in one Delta commit, so a replay
   rebuilds silver from all of bronze, dropping whatever a bad run left behind. Overwrite is
   atomic: readers see the old table until the new one commits.
+* :class:`RunAppendDeltaTableDataset`: an append-only table of per-run rows (the quarantines,
+  ``monitoring.dq_results``) that takes :class:`RunRows`: this run's rows, appended after the
+  rows of interrupted runs are deleted (runs that appended, then ended before silver's ledger
+  recorded them: see ``pipelines/silver/ledger.py``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from nyc_lakehouse.datasets import DeltaTableDataset
+from nyc_lakehouse.delta import writes
+from nyc_lakehouse.delta.address import quote_identifier
+from nyc_lakehouse.delta.sql import sql_literal
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+logger = logging.getLogger(__name__)
 
 _UPSERT_ONLY_ARGS = ("keys", "sequence_column", "tiebreak_columns")
 
@@ -37,6 +51,44 @@ class RefreshableDeltaTableDataset(DeltaTableDataset):
     @property
     def full_refresh(self) -> bool:
         return self._full_refresh
+
+
+@dataclass(frozen=True)
+class RunRows:
+    """One run's rows for an append-only table, and the interrupted runs whose rows they replace."""
+
+    frame: DataFrame
+    run_id: str
+    replaces: tuple[str, ...] = ()
+
+
+class RunAppendDeltaTableDataset(DeltaTableDataset):
+    """An append-only Delta table of per-run rows (``run_column`` names the run).
+
+    ``save`` takes a DataFrame (appended) or :class:`RunRows`: the rows of the runs it replaces
+    are deleted (one commit), then this run's rows are appended (another). A crash between the
+    two loses nothing: those runs' files are not in silver's ledger, so the next run checks them
+    again and appends their rows then. Not one ``replaceWhere`` commit: Sail 0.7.2 fails to
+    rewrite a table with timestamp columns by a predicate on another column (its rewrite unions
+    the stored UTC timestamps with the session zone's).
+    """
+
+    def __init__(self, *, run_column: str = "run_id", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._run_column = run_column
+
+    def save(self, data: Any) -> None:
+        if not isinstance(data, RunRows):
+            super().save(data)
+            return
+        if data.replaces and self._exists():
+            runs = ", ".join(sql_literal(run) for run in data.replaces)
+            predicate = f"{quote_identifier(self._run_column)} IN ({runs})"
+            metrics = writes.delete(self.table, predicate)
+            logger.info(
+                "Deleted the rows of interrupted runs from %s: %s", self.address.name, metrics
+            )
+        super().save(data.frame)
 
 
 def _as_bool(value: bool | str | None) -> bool:

@@ -6,9 +6,10 @@ writing is the catalog's job (``conf/base/catalog_silver.yml``), including the M
 (``DeltaTableDataset`` upsert keyed on ``unique_key``, latest ``source_updated_at`` wins, touching
 only the batch's ``created_month`` partitions).
 
-Incremental processing: only bronze batches (``_batch_id``) not yet listed in
-``monitoring.silver_batch_log`` are read. ``full_refresh`` (``kedro run --pipeline silver
---params full_refresh=true``) reprocesses every bronze batch and overwrites the silver tables.
+Incremental processing: only the bronze files (``_batch_id``, ``_source_file``) that silver's
+ledger, ``monitoring.silver_batch_log``, does not list are read (:mod:`.ledger`).
+``full_refresh`` (``kedro run --pipeline silver --params full_refresh=true``) reprocesses every
+bronze file and overwrites the silver tables.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 
 from nyc_lakehouse.delta import select_columns
-from nyc_lakehouse.pipelines.silver import parsers
+from nyc_lakehouse.pipelines.silver import ledger, parsers
+from nyc_lakehouse.pipelines.silver.datasets import RunRows
 from nyc_lakehouse.quality import (
     FAILED_RULES_COLUMN,
     QualityReport,
@@ -70,9 +72,7 @@ DQ_RESULTS_SCHEMA = (
     "run_id string, table_name string, rule_name string, action string, failed_count bigint, "
     "total_count bigint, failed_share double, evaluated_at timestamp"
 )
-BATCH_LOG_SCHEMA = (
-    "dataset string, batch_id string, run_id string, full_refresh boolean, processed_at timestamp"
-)
+BATCH_LOG_SCHEMA = ledger.LEDGER_SCHEMA
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,59 +102,67 @@ def start_silver_run(as_of: str | None = None) -> dict[str, Any]:
     return {"run_id": run_id, "started_at": started_at, "as_of": reference.astimezone(UTC)}
 
 
-def _select_batches(
-    bronze: DataFrame, processed: DataFrame | None, dataset: str, full_refresh: bool
-) -> tuple[DataFrame, list[str]]:
-    from pyspark.sql import functions as F
-
-    has_ingest_date = "_ingest_date" in bronze.columns
-    listing = ["_batch_id", "_ingest_date"] if has_ingest_date else ["_batch_id"]
-    ingest_dates: dict[str, set[str]] = {}
-    for row in bronze.select(*listing).distinct().collect():
-        if row["_batch_id"] is not None:
-            dates = ingest_dates.setdefault(row["_batch_id"], set())
-            if has_ingest_date:
-                dates.add(row["_ingest_date"])
-    available = sorted(ingest_dates)
-    done: set[str] = set()
-    if processed is not None and not full_refresh:
-        done = {
-            row["batch_id"]
-            for row in processed.filter(F.col("dataset") == F.lit(dataset))
-            .select("batch_id")
-            .distinct()
-            .collect()
-        }
-    selected = [batch for batch in available if batch not in done]
-    logger.info(
-        "Silver %s: %d bronze batch(es) to process of %d (%s)",
-        dataset,
-        len(selected),
-        len(available),
-        "full refresh" if full_refresh else f"{len(done)} already processed",
-    )
-    if not selected:
-        return bronze.filter(F.lit(False)), []
-    increment = bronze.filter(F.col("_batch_id").isin(selected))
-    dates = {d for batch in selected for d in ingest_dates[batch]}
-    if has_ingest_date and dates and None not in dates and not full_refresh:
-        # A literal predicate on the partition column lets the reader skip old partitions.
-        increment = increment.filter(F.col("_ingest_date").isin(sorted(dates)))
-    return increment, selected
+def _select_files(
+    dataset: str,
+    bronze: DataFrame,
+    processed: DataFrame | None,
+    full_refresh: bool,
+    bronze_log: DataFrame | None,
+    written: Sequence[tuple[DataFrame | None, str]],
+) -> tuple[DataFrame, ledger.Selection]:
+    files = ledger.list_bronze_files(bronze)
+    state = ledger.read_ledger(processed, dataset)
+    legacy = {}
+    if state.needs_migration and not full_refresh:
+        legacy = ledger.legacy_consumed(dataset, files, state, bronze_log, written)
+    selection = ledger.select_files(dataset, files, state, full_refresh, legacy)
+    logger.info("%s", ledger.describe(selection, len(files), state, full_refresh))
+    return bronze.filter(ledger.file_filter(selection)), selection
 
 
-def select_new_311_batches(
-    bronze: DataFrame, processed: DataFrame | None, full_refresh: bool
-) -> tuple[DataFrame, list[str]]:
-    """The 311 bronze rows of batches that silver has not processed yet (all on full refresh)."""
-    return _select_batches(bronze, processed, "nyc311", bool(full_refresh))
+def select_new_311_files(
+    bronze: DataFrame,
+    processed: DataFrame | None,
+    full_refresh: bool,
+    bronze_log: DataFrame | None = None,
+    silver: DataFrame | None = None,
+    quarantine: DataFrame | None = None,
+) -> tuple[DataFrame, ledger.Selection]:
+    """The 311 bronze rows of the files silver has not consumed yet (all on full refresh).
+
+    ``processed`` is silver's ledger; ``bronze_log``, ``silver`` and ``quarantine`` (the tables
+    as they are before this run) only matter while the ledger is the older batch-level log
+    (:func:`~.ledger.legacy_consumed`).
+    """
+    written = ((silver, "_silver_updated_at"), (quarantine, "quarantined_at"))
+    return _select_files("nyc311", bronze, processed, bool(full_refresh), bronze_log, written)
 
 
-def select_new_911_batches(
-    bronze: DataFrame, processed: DataFrame | None, full_refresh: bool
-) -> tuple[DataFrame, list[str]]:
-    """The 911 bronze rows of batches that silver has not processed yet (all on full refresh)."""
-    return _select_batches(bronze, processed, "nyc911", bool(full_refresh))
+def select_new_911_files(
+    bronze: DataFrame,
+    processed: DataFrame | None,
+    full_refresh: bool,
+    bronze_log: DataFrame | None = None,
+    silver: DataFrame | None = None,
+    quarantine: DataFrame | None = None,
+) -> tuple[DataFrame, ledger.Selection]:
+    """The 911 bronze rows of the files silver has not consumed yet (all on full refresh)."""
+    written = ((silver, "_silver_updated_at"), (quarantine, "quarantined_at"))
+    return _select_files("nyc911", bronze, processed, bool(full_refresh), bronze_log, written)
+
+
+def find_interrupted_runs(
+    processed: DataFrame | None,
+    quarantine_311: DataFrame | None,
+    quarantine_911: DataFrame | None,
+    dq_results: DataFrame | None,
+) -> list[str]:
+    """Earlier runs that appended quarantine or data-quality rows, then ended before the ledger.
+
+    This run checks their files again; the quarantines and ``monitoring.dq_results`` drop their
+    rows before appending this run's (:func:`release_quarantine`).
+    """
+    return ledger.interrupted_runs(processed, (quarantine_311, quarantine_911), dq_results)
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,15 +389,21 @@ def _split_checked(
     return passed, quarantine, records
 
 
-def release_quarantine(quarantined: DataFrame, other_source_results: object) -> DataFrame:
+def release_quarantine(
+    quarantined: DataFrame,
+    other_source_results: object,
+    run: Mapping[str, Any],
+    interrupted_runs: Sequence[str] = (),
+) -> RunRows:
     """Hand the quarantined rows to the quarantine table once the other source's check passed.
 
-    The quarantine is append-only, so a write before a failure elsewhere in the run would be
-    appended again when the failed run is retried (its batches stay unprocessed). Waiting for
-    both quality checks (``other_source_results`` is only there to order the nodes) means a run
-    that fails a check appends nothing to either quarantine.
+    The quarantine is append-only. Waiting for both quality checks (``other_source_results`` is
+    only there to order the nodes) means a run that fails a check appends nothing to either
+    quarantine. A run that appended and then ended before its ledger write is an
+    ``interrupted_runs`` entry: this run checks the same files again, so the dataset deletes
+    that run's rows before it appends this run's.
     """
-    return quarantined
+    return RunRows(quarantined, str(run["run_id"]), tuple(interrupted_runs))
 
 
 NYC311_FLAGS = (
@@ -1094,7 +1108,19 @@ def finalize_911(passed: DataFrame, run: Mapping[str, Any]) -> DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def publish_dq_results(*record_lists: list[dict[str, Any]]) -> DataFrame:
+def publish_dq_results(
+    records_311: list[dict[str, Any]],
+    records_911: list[dict[str, Any]],
+    run: Mapping[str, Any],
+    interrupted_runs: Sequence[str] = (),
+) -> RunRows:
+    """``monitoring.dq_results`` rows of this run, replacing those of ``interrupted_runs``
+    (their files are checked again by this run: see :func:`release_quarantine`)."""
+    frame = dq_results_frame(records_311, records_911)
+    return RunRows(frame, str(run["run_id"]), tuple(interrupted_runs))
+
+
+def dq_results_frame(*record_lists: list[dict[str, Any]]) -> DataFrame:
     """``monitoring.dq_results`` rows of this run (one per table x rule), and a log summary."""
     from nyc_lakehouse.spark import get_spark
 
@@ -1126,26 +1152,36 @@ def publish_dq_results(*record_lists: list[dict[str, Any]]) -> DataFrame:
     return get_spark().createDataFrame(rows, DQ_RESULTS_SCHEMA)
 
 
-def record_processed_batches(
-    batches_311: list[str],
-    batches_911: list[str],
+def record_consumed_files(
+    selection_311: ledger.Selection,
+    selection_911: ledger.Selection,
     run: Mapping[str, Any],
     full_refresh: bool,
     *written_tables: DataFrame,
 ) -> DataFrame:
-    """``monitoring.silver_batch_log`` rows: the bronze batches this run merged into silver.
+    """``monitoring.silver_batch_log`` rows: the bronze files this run consumed, one per file.
 
-    It takes the written silver and quarantine tables as inputs only so that Kedro runs it after
-    they are saved: a batch is logged as processed only once its rows are in silver or in the
-    quarantine, so a failed run is simply retried by the next one.
+    It takes every table the run writes (silver, quarantines, DQ results) as inputs only so that
+    Kedro runs it after they are saved: the ledger is the run's commit point. A file is listed
+    once its rows are in silver or the quarantine and counted in the DQ results, so a run that
+    ends earlier is simply taken up by the next one (:mod:`.ledger`).
     """
     from nyc_lakehouse.spark import get_spark
 
     del written_tables
     rows = [
-        (dataset, batch, str(run["run_id"]), bool(full_refresh), run["started_at"])
-        for dataset, batches in (("nyc311", batches_311), ("nyc911", batches_911))
-        for batch in batches
+        row
+        for selection in (selection_311, selection_911)
+        for row in ledger.ledger_rows(selection, run, bool(full_refresh))
     ]
-    logger.info("Silver run %s processed %d bronze batch(es)", run["run_id"], len(rows))
-    return get_spark().createDataFrame(rows, BATCH_LOG_SCHEMA)
+    consumed = len(selection_311.files) + len(selection_911.files)
+    logger.info(
+        "Silver run %s consumed %d bronze file(s) (%s rows)%s",
+        run["run_id"],
+        consumed,
+        f"{selection_311.rows + selection_911.rows:,}",
+        f"; {len(rows) - consumed} file(s) recorded as consumed under the batch-level log"
+        if len(rows) > consumed
+        else "",
+    )
+    return get_spark().createDataFrame(rows, ledger.LEDGER_SCHEMA)

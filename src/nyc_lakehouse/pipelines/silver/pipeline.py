@@ -7,7 +7,7 @@ from nyc_lakehouse.pipelines.silver import nodes
 
 def create_pipeline(**kwargs: object) -> Pipeline:
     """311: prepared increment (typed, checked, enriched) -> quality verdict -> final;
-    911: base -> quality -> final; DQ results + batch log."""
+    911: base -> quality -> final; DQ results, then the ledger of consumed bronze files."""
     run_context = Pipeline(
         [
             node(
@@ -16,19 +16,33 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 outputs="silver_run",
                 name="start_silver_run",
             ),
+            node(
+                nodes.find_interrupted_runs,
+                inputs=[
+                    "silver_processed_batches",
+                    "silver_state.nyc311_quarantine",
+                    "silver_state.nyc911_quarantine",
+                    "silver_state.dq_results",
+                ],
+                outputs="silver_interrupted_runs",
+                name="find_interrupted_silver_runs",
+            ),
         ]
     )
     nyc311 = Pipeline(
         [
             node(
-                nodes.select_new_311_batches,
+                nodes.select_new_311_files,
                 inputs=[
                     "bronze.nyc311_service_requests",
                     "silver_processed_batches",
                     "params:silver.full_refresh",
+                    "bronze_state.batch_log",
+                    "silver_state.nyc311_service_requests",
+                    "silver_state.nyc311_quarantine",
                 ],
-                outputs=["nyc311_bronze_increment", "nyc311_batch_ids"],
-                name="select_new_311_batches",
+                outputs=["nyc311_bronze_increment", "nyc311_consumed_files"],
+                name="select_new_311_files",
             ),
             node(
                 nodes.prepare_311_increment,
@@ -44,7 +58,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             node(
                 nodes.release_quarantine,
-                inputs=["nyc311_quarantined_rows", "nyc911_dq_records"],
+                inputs=[
+                    "nyc311_quarantined_rows",
+                    "nyc911_dq_records",
+                    "silver_run",
+                    "silver_interrupted_runs",
+                ],
                 outputs="silver.nyc311_quarantine",
                 name="release_311_quarantine",
             ),
@@ -59,14 +78,17 @@ def create_pipeline(**kwargs: object) -> Pipeline:
     nyc911 = Pipeline(
         [
             node(
-                nodes.select_new_911_batches,
+                nodes.select_new_911_files,
                 inputs=[
                     "bronze.nyc911_e2e_weekly",
                     "silver_processed_batches",
                     "params:silver.full_refresh",
+                    "bronze_state.batch_log",
+                    "silver_state.nyc911_e2e_weekly",
+                    "silver_state.nyc911_quarantine",
                 ],
-                outputs=["nyc911_bronze_increment", "nyc911_batch_ids"],
-                name="select_new_911_batches",
+                outputs=["nyc911_bronze_increment", "nyc911_consumed_files"],
+                name="select_new_911_files",
             ),
             node(
                 nodes.clean_911_base,
@@ -82,7 +104,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             node(
                 nodes.release_quarantine,
-                inputs=["nyc911_quarantined_rows", "nyc311_dq_records"],
+                inputs=[
+                    "nyc911_quarantined_rows",
+                    "nyc311_dq_records",
+                    "silver_run",
+                    "silver_interrupted_runs",
+                ],
                 outputs="silver.nyc911_quarantine",
                 name="release_911_quarantine",
             ),
@@ -98,24 +125,30 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         [
             node(
                 nodes.publish_dq_results,
-                inputs=["nyc311_dq_records", "nyc911_dq_records"],
+                inputs=[
+                    "nyc311_dq_records",
+                    "nyc911_dq_records",
+                    "silver_run",
+                    "silver_interrupted_runs",
+                ],
                 outputs="monitoring.dq_results",
                 name="publish_silver_dq_results",
             ),
             node(
-                nodes.record_processed_batches,
+                nodes.record_consumed_files,
                 inputs=[
-                    "nyc311_batch_ids",
-                    "nyc911_batch_ids",
+                    "nyc311_consumed_files",
+                    "nyc911_consumed_files",
                     "silver_run",
                     "params:silver.full_refresh",
                     "silver.nyc311_service_requests",
                     "silver.nyc311_quarantine",
                     "silver.nyc911_e2e_weekly",
                     "silver.nyc911_quarantine",
+                    "monitoring.dq_results",
                 ],
                 outputs="monitoring.silver_batch_log",
-                name="record_silver_batches",
+                name="record_silver_ledger",
             ),
         ]
     )

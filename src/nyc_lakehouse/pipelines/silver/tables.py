@@ -1,8 +1,8 @@
 """The silver pipeline's tables: grain, keys, write mode and every column (docs/tables.md).
 
 The columns follow what :mod:`.nodes` produces (``NYC311_SILVER_COLUMNS``, ``finalize_911``,
-the quarantine split, ``DQ_RESULTS_SCHEMA``, ``BATCH_LOG_SCHEMA``); ``tests/test_reference_docs.py``
-runs the real nodes and fails when a column, its type or its order differs from this registry.
+the quarantine split, ``DQ_RESULTS_SCHEMA``, ``BATCH_LOG_SCHEMA``, the ledger's);
+``tests/test_reference_docs.py`` runs the real nodes and fails when a column, its type or its order differs from this registry.
 ``RULE_SETS`` says which table each rule registry in ``conf/base/parameters_silver.yml`` checks.
 """
 
@@ -371,7 +371,11 @@ TABLES: dict[str, TableDoc] = {
             name="silver.nyc311_quarantine",
             pipeline="silver",
             grain=("One row per 311 bronze row that failed a `quarantine` rule, per silver run."),
-            write=("append, once both sources passed their checks (a failed run appends nothing)"),
+            write=(
+                "append, once both sources passed their checks (a failed run appends nothing); "
+                "the rows of a run that ended before writing the ledger are deleted by the next "
+                "run, which checks its files again"
+            ),
             columns=(
                 *columns_from(_311, "unique_key source_unique_key"),
                 column(
@@ -396,7 +400,11 @@ TABLES: dict[str, TableDoc] = {
             name="silver.nyc911_quarantine",
             pipeline="silver",
             grain=("One row per 911 bronze row that failed a `quarantine` rule, per silver run."),
-            write=("append, once both sources passed their checks (a failed run appends nothing)"),
+            write=(
+                "append, once both sources passed their checks (a failed run appends nothing); "
+                "the rows of a run that ended before writing the ledger are deleted by the next "
+                "run, which checks its files again"
+            ),
             columns=_911_columns(
                 "week_start_date agency incident_type incident_count "
                 + _911_DURATIONS
@@ -470,7 +478,10 @@ TABLES: dict[str, TableDoc] = {
             name="monitoring.dq_results",
             pipeline="silver",
             grain="One row per silver run x table x data-quality rule.",
-            write="append, one batch per silver run",
+            write=(
+                "append, one batch per silver run; the rows of a run that ended before writing "
+                "the ledger are deleted by the next run, which checks its files again"
+            ),
             columns=(
                 column("run_id", "string", "The silver run."),
                 column("table_name", "string", f"`{NYC311_TABLE}` or `{NYC911_TABLE}`."),
@@ -485,22 +496,42 @@ TABLES: dict[str, TableDoc] = {
         TableDoc(
             name="monitoring.silver_batch_log",
             pipeline="silver",
-            grain="One row per bronze batch merged by a silver run.",
+            grain=(
+                "One row per bronze file (`_batch_id`, `_source_file`) consumed by a silver run."
+            ),
             write=(
-                "append, after the batch's rows are in silver or the quarantine (a failed run "
-                "logs nothing, so its batches are retried)"
+                "append, last: after the run's rows are in silver or the quarantine and counted "
+                "in `monitoring.dq_results` (a run that ends earlier lists nothing, so the next "
+                "run takes its files)"
             ),
             internal=True,
+            notes=(
+                "Silver's ledger: a run reads the bronze files it does not list, a file appended "
+                "later to an old batch included.",
+            ),
             columns=(
                 column("dataset", "string", "`nyc311` or `nyc911`."),
                 column("batch_id", "string", "The bronze `_batch_id`."),
-                column("run_id", "string", "The silver run."),
+                column("run_id", "string", "The silver run that consumed the file."),
                 column(
                     "full_refresh",
                     "boolean",
                     "The run rebuilt silver from all of bronze (`--params full_refresh=true`).",
                 ),
                 column("processed_at", "timestamp", "When the run started (UTC)."),
+                column(
+                    "source_file",
+                    "string",
+                    "The bronze `_source_file`. Null on rows of the older batch-level log (one "
+                    "row per batch), which the first run with files migrates (operations.md).",
+                ),
+                column("rows", "bigint", "Bronze rows of the file the run consumed."),
+                column(
+                    "note",
+                    "string",
+                    "`migrated from the batch-level log: <why>` on the files recorded as consumed "
+                    "by a run of that log; null otherwise.",
+                ),
             ),
         ),
     )
