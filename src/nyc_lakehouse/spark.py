@@ -312,10 +312,12 @@ def stop_all() -> None:
     global _session, _server, _settings
     with _lock:
         stop_spark()
+        configured = _settings  # what the next get_spark() would use: it stays so
         while _suspended:
             suspended = _suspended.pop()
             _settings, _session, _server = suspended.settings, suspended.session, suspended.server
             stop_spark()
+        _settings = configured
 
 
 def _builder(settings: SparkSettings) -> Any:

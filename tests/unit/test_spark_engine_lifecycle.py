@@ -187,6 +187,46 @@ def test_sail_allocator_uses_regular_pages_and_lazy_purge_unless_the_user_says_o
     assert options["purge_decommits"] == "0"
 
 
+def test_a_suspended_engine_keeps_its_dataframes_and_every_engine_stops_at_the_end():
+    observed = _run_child(
+        """
+        import json
+        from nyc_lakehouse import spark as engine
+
+        engine.configure(engine.SparkSettings(mode="sail"))
+        first = engine.get_spark()
+        frame = first.range(5)
+        aside = engine.suspend()
+        result = {"running_after_suspend": engine.is_running()}
+        engine.configure(engine.SparkSettings(mode="sail", app_name="second"))
+        second = engine.get_spark()  # a second engine while the first is set aside
+        result["second_is_new"] = second is not first and engine._server is not aside.server
+        try:
+            engine.resume(aside)
+        except RuntimeError as exc:
+            result["resume_while_running"] = "stop_spark() or suspend() it first" in str(exc)
+        engine.stop_spark()
+        result["resumed_is_first"] = engine.resume(aside) is first
+        result["old_dataframe"] = frame.selectExpr("sum(id) AS s").first()["s"]
+        engine.suspend()
+        engine.configure(engine.SparkSettings(mode="sail"))
+        engine.get_spark()
+        engine.stop_all()  # the running one and the suspended one
+        result["all_stopped"] = not engine.is_running() and not engine._suspended
+        print(json.dumps(result))
+        """,
+        timeout=60,  # a server left running would hang the exit here
+    )
+    assert observed == {
+        "running_after_suspend": False,
+        "second_is_new": True,
+        "resume_while_running": True,
+        "resumed_is_first": True,
+        "old_dataframe": 10,
+        "all_stopped": True,
+    }
+
+
 _IDLE_SESSION = """
     import json, os, time
     from nyc_lakehouse import spark as engine
