@@ -69,3 +69,18 @@ def _no_mlflow_run_leaks_between_tests() -> Iterator[None]:
     from mlflow.tracking import fluent
 
     fluent._active_run_stack.get().clear()
+
+
+@pytest.fixture(autouse=True)
+def _plain_scratch_table_names() -> Iterator[None]:
+    """Start every test with plain scratch-table names.
+
+    A Kedro context created in this process (a session that never ran a pipeline) leaves its
+    run's scratch token set, and a catalog built by a later test would then name the per-run
+    scratch tables instead of the plain ones that test expects.
+    """
+    from nyc_lakehouse.run_lock import scratch
+
+    scratch.set_token(None)
+    yield
+    scratch.set_token(None)
