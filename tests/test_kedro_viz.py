@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+
+from project_copy import copy_project
 
 # End-to-end: a real kernel / a real kedro-viz export (tens of seconds each).
 pytestmark = pytest.mark.slow
@@ -27,15 +28,7 @@ LAYER_ORDER = ("landing", "bronze", "silver", "gold", "reporting")
 
 @pytest.fixture(scope="module")
 def viz_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = tmp_path_factory.mktemp("viz_project")
-    shutil.copy2(PROJECT_ROOT / "pyproject.toml", project / "pyproject.toml")
-    # conf/local is machine-local (maybe credentials): the export must not depend on it
-    shutil.copytree(PROJECT_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
-    (project / "conf" / "local").mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(
-        PROJECT_ROOT / "src" / "nyc_lakehouse", project / "src" / "nyc_lakehouse", ignore=ignore
-    )
+    project = copy_project(tmp_path_factory.mktemp("viz_project"))
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
     env["NYC_LAKEHOUSE_DATA_ROOT"] = str(project / "data")  # nothing is read, but never ../data
     kedro = Path(sys.executable).with_name("kedro")

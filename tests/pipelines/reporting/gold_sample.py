@@ -9,8 +9,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
+import plotly.graph_objects as go
 import pyarrow as pa
+import yaml
 from deltalake import write_deltalake
+
+from nyc_lakehouse.pipelines.reporting import nodes
 
 AGENCIES_911 = ("EMS", "FDNY", "NYPD", "NYPD (Non-CIP)")
 TARGETS_911 = {"EMS": 5.0, "FDNY": 5.0, "NYPD": 5.0, "NYPD (Non-CIP)": 5.0}
@@ -137,3 +142,33 @@ def write_gold_sample(data_root: Path) -> dict[str, pa.Table]:
     for name, table in tables.items():
         write_deltalake(str(data_root / "gold" / name), table, mode="overwrite")
     return tables
+
+
+def dashboard_charts(gold: dict[str, pd.DataFrame]) -> dict[str, go.Figure]:
+    """Every dashboard chart drawn by the reporting nodes from ``gold`` (table -> pandas frame),
+    with the columns of ``conf/base/parameters_reporting.yml``."""
+    parameters = Path(__file__).resolve().parents[3] / "conf/base/parameters_reporting.yml"
+    columns = yaml.safe_load(parameters.read_text())["reporting"]["columns"]
+    return {
+        "nyc911_kpi_tiles": nodes.nyc911_kpi_tiles(
+            gold["kpi_911_overview"], columns["kpi_911_overview"]
+        ),
+        "nyc911_monthly_incidents": nodes.nyc911_monthly_incidents_chart(
+            gold["agg_911_monthly_agency"], columns["agg_911_monthly_incidents"]
+        ),
+        "nyc911_pickup_trend": nodes.nyc911_pickup_trend_chart(
+            gold["agg_911_monthly_agency"], columns["agg_911_monthly_pickup"]
+        ),
+        "nyc311_daily_volume": nodes.nyc311_daily_volume_chart(
+            gold["agg_daily_summary"], columns["agg_daily_summary"], 7
+        ),
+        "nyc311_top_complaint_types": nodes.nyc311_top_complaint_types_chart(
+            gold["agg_complaint_type_metrics"], columns["agg_complaint_type_metrics"], 15
+        ),
+        "nyc311_volume_by_borough": nodes.nyc311_volume_by_borough_chart(
+            gold["agg_location_metrics"], columns["agg_location_metrics"]
+        ),
+        "nyc311_resolution_by_agency": nodes.nyc311_resolution_by_agency_chart(
+            gold["agg_agency_metrics"], columns["agg_agency_metrics"], 15
+        ),
+    }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,45 +23,19 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
-import yaml
-from gold_sample import gold_tables
+from gold_sample import dashboard_charts, gold_tables
 
 from nyc_lakehouse.datasets import DashboardHTMLDataset
 from nyc_lakehouse.pipelines.reporting import nodes
+from project_copy import copy_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-COLUMNS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_reporting.yml").read_text())[
-    "reporting"
-]["columns"]
 GENERATED = datetime(2024, 3, 1, 6, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def charts() -> dict[str, go.Figure]:
-    gold = {name: table.to_pandas() for name, table in gold_tables().items()}
-    return {
-        "nyc911_kpi_tiles": nodes.nyc911_kpi_tiles(
-            gold["kpi_911_overview"], COLUMNS["kpi_911_overview"]
-        ),
-        "nyc911_monthly_incidents": nodes.nyc911_monthly_incidents_chart(
-            gold["agg_911_monthly_agency"], COLUMNS["agg_911_monthly_incidents"]
-        ),
-        "nyc911_pickup_trend": nodes.nyc911_pickup_trend_chart(
-            gold["agg_911_monthly_agency"], COLUMNS["agg_911_monthly_pickup"]
-        ),
-        "nyc311_daily_volume": nodes.nyc311_daily_volume_chart(
-            gold["agg_daily_summary"], COLUMNS["agg_daily_summary"], 7
-        ),
-        "nyc311_top_complaint_types": nodes.nyc311_top_complaint_types_chart(
-            gold["agg_complaint_type_metrics"], COLUMNS["agg_complaint_type_metrics"], 15
-        ),
-        "nyc311_volume_by_borough": nodes.nyc311_volume_by_borough_chart(
-            gold["agg_location_metrics"], COLUMNS["agg_location_metrics"]
-        ),
-        "nyc311_resolution_by_agency": nodes.nyc311_resolution_by_agency_chart(
-            gold["agg_agency_metrics"], COLUMNS["agg_agency_metrics"], 15
-        ),
-    }
+    return dashboard_charts({name: table.to_pandas() for name, table in gold_tables().items()})
 
 
 @pytest.fixture(scope="module")
@@ -142,15 +115,7 @@ def _get_json(url: str) -> dict:
 @pytest.fixture(scope="module")
 def viz_api(page, tmp_path_factory) -> Iterator[str]:
     """Base URL of ``kedro viz run`` on a copy of the project whose data root holds the page."""
-    project = tmp_path_factory.mktemp("viz_preview_project")
-    shutil.copy2(PROJECT_ROOT / "pyproject.toml", project / "pyproject.toml")
-    # conf/local is machine-local (maybe credentials): the server must not depend on it
-    shutil.copytree(PROJECT_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
-    (project / "conf" / "local").mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(
-        PROJECT_ROOT / "src" / "nyc_lakehouse", project / "src" / "nyc_lakehouse", ignore=ignore
-    )
+    project = copy_project(tmp_path_factory.mktemp("viz_preview_project"))
     data_root = project / "data"
     (data_root / "reporting").mkdir(parents=True)
     (data_root / "reporting" / "dashboard.html").write_text(page)

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 import yaml
-from gold_sample import AGENCIES_911, gold_tables
+from gold_sample import AGENCIES_911, dashboard_charts, gold_tables
 
 from nyc_lakehouse.pipelines.reporting import nodes
 
@@ -31,29 +31,7 @@ def gold() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def charts(gold) -> dict[str, go.Figure]:
-    return {
-        "nyc911_kpi_tiles": nodes.nyc911_kpi_tiles(
-            gold["kpi_911_overview"], COLUMNS["kpi_911_overview"]
-        ),
-        "nyc911_monthly_incidents": nodes.nyc911_monthly_incidents_chart(
-            gold["agg_911_monthly_agency"], COLUMNS["agg_911_monthly_incidents"]
-        ),
-        "nyc911_pickup_trend": nodes.nyc911_pickup_trend_chart(
-            gold["agg_911_monthly_agency"], COLUMNS["agg_911_monthly_pickup"]
-        ),
-        "nyc311_daily_volume": nodes.nyc311_daily_volume_chart(
-            gold["agg_daily_summary"], COLUMNS["agg_daily_summary"], 7
-        ),
-        "nyc311_top_complaint_types": nodes.nyc311_top_complaint_types_chart(
-            gold["agg_complaint_type_metrics"], COLUMNS["agg_complaint_type_metrics"], 15
-        ),
-        "nyc311_volume_by_borough": nodes.nyc311_volume_by_borough_chart(
-            gold["agg_location_metrics"], COLUMNS["agg_location_metrics"]
-        ),
-        "nyc311_resolution_by_agency": nodes.nyc311_resolution_by_agency_chart(
-            gold["agg_agency_metrics"], COLUMNS["agg_agency_metrics"], 15
-        ),
-    }
+    return dashboard_charts(gold)
 
 
 def test_911_monthly_incidents_has_one_line_per_agency_and_an_agency_filter(charts, gold):
