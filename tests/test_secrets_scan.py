@@ -3,6 +3,10 @@
 Tokens reach the code only from the environment or a Databricks secret scope; machine-local
 configuration (conf/local) is git-ignored. Findings that are not secrets are listed in ALLOWED
 by their hash, with the reason: changing the value makes it a finding again.
+
+The `detect_secrets` module comes from bc-detect-secrets, checkov's fork. Upstream
+detect-secrets installs the same module with other rules, and which copy wins depends on
+install order, so only one of them is a dependency.
 """
 
 from __future__ import annotations

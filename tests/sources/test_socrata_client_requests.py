@@ -155,7 +155,7 @@ def test_the_token_is_dropped_for_good_after_a_cross_host_redirect():
 
     client, seen = _client(
         [to("https://mirror.example/a"), to("https://cdn.example/b"), _json([{"row_count": 1}])],
-        app_token="secret",
+        app_token="secret",  # pragma: allowlist secret
     )
     assert client.count() == 1
     assert [r.url.host for r in seen] == ["data.example.org", "mirror.example", "cdn.example"]

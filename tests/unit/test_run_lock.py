@@ -289,7 +289,7 @@ def test_silver_locks_its_tables_and_scratch_families_and_shares_none_with_other
 
 def test_scratch_tables_are_per_run_and_the_first_load_adopts_this_runs(monkeypatch, tmp_path):
     monkeypatch.setenv("NYC_LAKEHOUSE_DATA_ROOT", str(tmp_path))
-    token = "20260102t030405_42_abc123"
+    token = "20260102t030405_42_abc123"  # pragma: allowlist secret
     catalog, _ = _project_catalog(["silver"], token)
     increment = catalog.get("silver.nyc311_increment")
     assert increment.address.name == f"silver.nyc311_increment__run_{token}"
