@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from nyc_lakehouse.delta.address import quote_identifier
 from nyc_lakehouse.delta.errors import DeltaTableError
 from nyc_lakehouse.delta.sql import partition_predicate
 
@@ -111,7 +112,7 @@ def nullable_schema(data: DataFrame) -> DataFrame:
     as Spark's Delta writer does. Seen on pysail 0.7.2; test:
     ``test_not_null_columns_make_merge_schema_appends_drop_new_columns``.
     """
-    ddl = ", ".join(f"`{name}` {kind}" for name, kind in data.dtypes)
+    ddl = ", ".join(f"{quote_identifier(name)} {kind}" for name, kind in data.dtypes)
     return data.sparkSession.createDataFrame([], ddl).unionByName(data)
 
 

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 
 from nyc_lakehouse import spark as engine
+from nyc_lakehouse.delta.address import quote_identifier
 from nyc_lakehouse.delta.linked_files import LandingFilesAppend, LandingFileToLink
 from nyc_lakehouse.landing import LandingZone, file_checksum
 from nyc_lakehouse.sources.schemas import FIELDS_BY_DATASET
@@ -320,7 +321,7 @@ def _empty_frame(dataset: str, bronze_table: DataFrame | None) -> DataFrame:
         return spark.createDataFrame([], bronze_table.schema)
     landing = [*FIELDS_BY_DATASET.get(dataset, ()), *SYSTEM_COLUMNS]
     schema = ", ".join(
-        [f"`{c}` string" for c in landing]
+        [f"{quote_identifier(c)} string" for c in landing]
         + [
             "_ingested_at timestamp",
             "_source_file string",
