@@ -361,7 +361,7 @@ def test_silver_911_tables_are_documented_as_produced(spark, silver_params, run)
         call_to_first_pickup="4.5",
         average_pickup="0.08",
     )
-    untyped = {**row, "final_incident_type": None}  # quarantined: incident_type_present
+    untyped = {**row, "agency": "DOT"}  # quarantined: known_agency
     bronze = _bronze(spark, [row, untyped], NYC911_FIELDS)
     params = silver_params["nyc911"]
     base = nodes.clean_911_base(bronze, params)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from silver_fixtures import good_911_row, materialize
@@ -96,7 +96,7 @@ def test_a_month_of_911_with_too_many_bad_rows_fails_with_the_default_threshold(
 
     def month(bad: int, rows: int):
         records = [
-            good_911_row(_socrata_id=f"r{i}", final_incident_type=None if i < bad else f"T{i}")
+            good_911_row(_socrata_id=f"r{i}", agency="XYZ" if i < bad else "EMS")
             for i in range(rows)
         ]
         return materialize(
@@ -106,9 +106,42 @@ def test_a_month_of_911_with_too_many_bad_rows_fails_with_the_default_threshold(
         )
 
     params = silver_params["nyc911"]
-    with pytest.raises(DataQualityError, match=r"5 of 80 rows.*'incident_type_present': 5"):
+    with pytest.raises(DataQualityError, match=r"5 of 80 rows.*'known_agency': 5"):
         nodes.check_911_quality(month(bad=5, rows=80), params, run_context)
     passed, quarantine, _ = nodes.check_911_quality(month(bad=3, rows=80), params, run_context)
     assert (passed.count(), quarantine.count()) == (77, 3)  # 3.75%: under the threshold
     passed, quarantine, _ = nodes.check_911_quality(month(bad=2, rows=18), params, run_context)
     assert (passed.count(), quarantine.count()) == (16, 2)  # a weekly increment: not judged
+
+
+def test_911_rows_without_an_incident_type_are_kept_as_unspecified(
+    spark, bronze_911, silver_params, run_context, tmp_path, caplog
+):
+    """The real export has weeks with an empty Final Incident Type: their incidents count."""
+    types = [None, "", "   ", "1. Life Threating Med Emergencies", "2. Structural Fires"]
+    records = [
+        good_911_row(
+            _socrata_id=f"r{i}",
+            final_incident_type=kind,
+            of_incidents_calculated=str(100 + i),
+            week_start_date=(date(2019, 6, 3) + timedelta(weeks=i)).isoformat(),
+        )
+        for i, kind in enumerate(types)
+    ]
+    params = silver_params["nyc911"]
+    base = materialize(spark, nodes.clean_911_base(bronze_911(records), params), tmp_path / "b")
+    with caplog.at_level("WARNING", logger=nodes.__name__):
+        passed, quarantine, dq = nodes.check_911_quality(base, params, run_context)
+    final = nodes.finalize_911(passed, run_context).collect()
+    assert quarantine.count() == 0
+    assert sorted(r["incident_type"] for r in final) == [
+        "1. Life Threating Med Emergencies",
+        "2. Structural Fires",
+        "Unspecified",
+        "Unspecified",
+        "Unspecified",
+    ]
+    assert sum(r["incident_count"] for r in final) == sum(100 + i for i in range(len(types)))
+    (rule,) = [r for r in dq if r["rule_name"] == "incident_type_specified"]
+    assert (rule["action"], rule["failed_count"]) == ("warn", 3)
+    assert "3 row(s) without a Final Incident Type kept as 'Unspecified'" in caplog.text

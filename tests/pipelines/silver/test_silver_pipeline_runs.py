@@ -48,7 +48,7 @@ def test_incremental_rerun_late_updates_and_replay(spark, data_root):
     batch1_911 = [
         good_911_row(),
         good_911_row(agency="nypd (non-cip)", final_incident_type="2. Serious"),
-        good_911_row(final_incident_type="  "),  # no incident type: quarantined
+        good_911_row(agency="DOT"),  # not a 911 agency: quarantined
     ]
     t1 = datetime(2024, 5, 27, 6, 0, tzinfo=UTC)
     write_bronze(spark, data_root, NYC311, bronze_frame(spark, batch1_311, NYC311_FIELDS, "b1", t1))
@@ -68,7 +68,7 @@ def test_incremental_rerun_late_updates_and_replay(spark, data_root):
     weekly = read_table(spark, data_root, "silver.nyc911_e2e_weekly")
     assert sorted(r["agency"] for r in weekly) == ["EMS", "NYPD (Non-CIP)"]
     q911 = read_table(spark, data_root, "silver.nyc911_quarantine")
-    assert len(q911) == 1 and "incident_type_present" in q911[0]["failed_rules"]
+    assert len(q911) == 1 and "known_agency" in q911[0]["failed_rules"]
     dq = read_table(spark, data_root, "monitoring.dq_results")
     dq_311 = _by(
         [r for r in dq if r["table_name"] == "silver.nyc311_service_requests"], "rule_name"
@@ -167,7 +167,7 @@ def test_fail_rule_stops_the_run_and_names_rule_and_count(spark, data_root):
 def test_a_run_failing_one_source_appends_no_quarantine_for_either(spark, data_root):
     """Retrying a failed run must not append the other source's quarantine a second time."""
     nyc311 = [good_request(1), good_request("ABC-1")]  # one quarantined 311 row
-    nyc911 = [good_911_row(), good_911_row(final_incident_type="  ")]  # 50% quarantined
+    nyc911 = [good_911_row(), good_911_row(agency="DOT")]  # 50% quarantined
     write_bronze(spark, data_root, NYC311, bronze_frame(spark, nyc311, NYC311_FIELDS, "b1"))
     write_bronze(spark, data_root, NYC911, bronze_frame(spark, nyc911, NYC911_FIELDS, "b1"))
     strict_911 = {"max_quarantine_share": 0.1, "min_rows_for_share_check": 1}

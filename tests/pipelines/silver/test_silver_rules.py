@@ -33,7 +33,7 @@ NYC311_FAILING = {
 NYC911_FAILING = {
     "week_start_date_present": {"week_start_date": "13/45/2019"},
     "known_agency": {"agency": "DOT"},
-    "incident_type_present": {"final_incident_type": None},
+    "incident_type_specified": {"final_incident_type": None},
     "incident_count_valid": {"of_incidents_calculated": "-5"},
     "pickup_plausible": {"call_to_first_pickup": "500"},
     "durations_not_negative": {"average_ems_processing": "-0.11"},

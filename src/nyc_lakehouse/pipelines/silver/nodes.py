@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 NYC311_TABLE = "silver.nyc311_service_requests"
 NYC911_TABLE = "silver.nyc911_e2e_weekly"
+# Rows without a Final Incident Type (the silver.nyc911 rule incident_type_specified).
+UNSPECIFIED_INCIDENT_TYPE = "Unspecified"
 
 BRONZE_META_COLUMNS = ("_socrata_id", "_ingested_at", "_source_file", "_batch_id", "_ingest_date")
 
@@ -1026,7 +1028,13 @@ def clean_911_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
     typed = cleaned.select(
         parsers.parse_date(F.col("week_start_date"), trimmed=True).alias("week_start_date"),
         normalize_agency(F.col("agency"), params.get("agency_aliases", {})).alias("agency"),
-        F.regexp_replace(F.col("final_incident_type"), "\\s+", " ").alias("incident_type"),
+        # A row without a Final Incident Type still carries real incidents: kept under a
+        # placeholder type, so incident totals equal the source's (warn rule
+        # incident_type_specified counts them).
+        F.coalesce(
+            F.regexp_replace(F.col("final_incident_type"), "\\s+", " "),
+            F.lit(UNSPECIFIED_INCIDENT_TYPE),
+        ).alias("incident_type"),
         parsers.parse_bigint(F.col("of_incidents_calculated"), trimmed=True).alias(
             "incident_count"
         ),
@@ -1074,9 +1082,24 @@ def clean_911_base(bronze: DataFrame, params: Mapping[str, Any]) -> DataFrame:
 def check_911_quality(
     base: DataFrame, params: Mapping[str, Any], run: Mapping[str, Any]
 ) -> tuple[DataFrame, DataFrame, list[dict[str, Any]]]:
-    """Apply the 911 rule registry (e.g. rows with no incident type are quarantined)."""
+    """Apply the 911 rule registry (e.g. rows with an unknown agency are quarantined).
+
+    Rows without an incident type were kept as ``Unspecified`` by :func:`clean_911_base`; the
+    warn rule ``incident_type_specified`` counts them and a warning names the count.
+    """
     flagged = base.withColumn(RUN_AS_OF_COLUMN, _as_of_literal(run))
-    return _split_checked(apply_rule_registry(flagged, params), params, run, NYC911_TABLE, ())
+    checked = _split_checked(apply_rule_registry(flagged, params), params, run, NYC911_TABLE, ())
+    unspecified = sum(
+        int(r["failed_count"]) for r in checked[2] if r["rule_name"] == "incident_type_specified"
+    )
+    if unspecified:
+        logger.warning(
+            "Silver 911: %d row(s) without a Final Incident Type kept as %r (their incidents "
+            "count in every total)",
+            unspecified,
+            UNSPECIFIED_INCIDENT_TYPE,
+        )
+    return checked
 
 
 def finalize_911(passed: DataFrame, run: Mapping[str, Any]) -> DataFrame:

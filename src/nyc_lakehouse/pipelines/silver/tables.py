@@ -284,7 +284,8 @@ _911 = column_dictionary(
     column(
         "incident_type",
         "string",
-        "Source `Final Incident Type`, trimmed, runs of spaces made single.",
+        "Source `Final Incident Type`, trimmed, runs of spaces made single; `Unspecified` "
+        "when the source leaves it empty (counted by rule `incident_type_specified`).",
     ),
     column(
         "incident_count",
