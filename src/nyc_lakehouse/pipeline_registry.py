@@ -7,6 +7,7 @@ from typing import Any
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline, node
 
+from nyc_lakehouse.pipelines.forecasting.pipeline import SCORING_TAG
 from nyc_lakehouse.pipelines.monitoring.nodes import new_monitoring_run
 from nyc_lakehouse.pipelines.reporting.pipeline import create_pipeline as create_reporting_pipeline
 
@@ -35,6 +36,12 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines = find_pipelines(raise_errors=True)
     in_full_run = dict(pipelines)
     forecasting = pipelines.get("forecasting", Pipeline([]))
+    if forecasting.nodes:
+        # Separate jobs: training registers the champion, scoring writes the forecasts from the
+        # registry (and can run again without retraining, e.g. after the alias is moved).
+        scoring = forecasting.only_nodes_with_tags(SCORING_TAG)
+        pipelines["forecast_training"] = forecasting - scoring
+        pipelines["forecast_scoring"] = scoring
     if "reporting" in pipelines and FORECASTS in forecasting.all_outputs():
         # The dashboard draws the forecast: in a full run it waits for forecasting. Alone,
         # `kedro run --pipeline reporting` draws whatever forecast the table already holds.

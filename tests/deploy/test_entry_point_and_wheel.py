@@ -60,6 +60,113 @@ def test_unknown_pipeline_is_rejected_with_the_valid_names():
         databricks_run.run(request)
 
 
+# --- trust boundary: what a "run now with different parameters" may change ------------------
+@pytest.fixture
+def deployed_bundle(tmp_path):
+    """A bundle files folder with its conf/ (base and databricks), and a folder outside it."""
+    files = tmp_path / "bundle" / "files"
+    for env in ("base", "databricks"):
+        (files / "conf" / env).mkdir(parents=True)
+    (tmp_path / "elsewhere" / "base").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "databricks").mkdir()
+    return files
+
+
+def test_only_the_deployed_bundles_conf_is_accepted(deployed_bundle, tmp_path):
+    environ = {databricks_run.BUNDLE_FILES_ENV: str(deployed_bundle)}
+    conf = deployed_bundle / "conf"
+    for same in (conf, deployed_bundle / "conf" / ".." / "conf"):
+        databricks_run.check_trusted_source(RunRequest("silver", conf_source=str(same)), environ)
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    for other in (
+        tmp_path / "elsewhere",
+        conf / ".." / ".." / ".." / "elsewhere",
+        tmp_path / "link",
+    ):
+        with pytest.raises(PermissionError, match="not the deployed bundle's conf/"):
+            databricks_run.check_trusted_source(
+                RunRequest("silver", conf_source=str(other)), environ
+            )
+    with pytest.raises(PermissionError, match="not the deployed bundle's conf/"):
+        databricks_run.check_trusted_source(RunRequest("silver"), environ)
+    with pytest.raises(PermissionError, match="plain folder name"):
+        databricks_run.check_trusted_source(
+            RunRequest("silver", env="../../elsewhere/databricks", conf_source=str(conf)), environ
+        )
+
+
+def test_a_databricks_cluster_without_the_bundle_location_fails_closed(tmp_path):
+    request = RunRequest("silver", conf_source=str(tmp_path))
+    databricks_run.check_trusted_source(request, {})  # a laptop: any folder
+    with pytest.raises(PermissionError, match="NYC_LAKEHOUSE_BUNDLE_FILES is not set"):
+        databricks_run.check_trusted_source(request, {"DATABRICKS_RUNTIME_VERSION": "17.3"})
+
+
+def test_run_refuses_a_foreign_conf_source_before_loading_it(
+    deployed_bundle, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(databricks_run.BUNDLE_FILES_ENV, str(deployed_bundle))
+    with pytest.raises(PermissionError, match="not the deployed bundle's conf/"):
+        databricks_run.run(RunRequest("gold", conf_source=str(tmp_path / "elsewhere")))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "nyc311.ingestion.source=socrata,nyc911.ingestion.source=socrata",
+        "nyc311.ingestion.mode=backfill,nyc311.ingestion.start=2019-01-01,"
+        "nyc311.ingestion.end=2019-12-31",
+        "nyc911.ingestion.mode=incremental",
+        "full_refresh=true",
+        "",
+    ],
+)
+def test_allowed_params_pass(params):
+    databricks_run.check_params(parse_params(params))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "nyc311.ingestion.base_url=http://attacker.example",
+        "nyc311.ingestion.export_path=/etc/passwd",
+        "nyc311.ingestion.page_size=1",
+        "bronze.nyc311.dataset=other",
+        "nyc311=x",
+        "Nyc311.ingestion.mode=backfill",
+    ],
+)
+def test_other_params_are_refused(params):
+    with pytest.raises(PermissionError, match="not a parameter a job run may set"):
+        databricks_run.check_params(parse_params(params))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "nyc311.ingestion.source=sample",
+        "nyc311.ingestion.mode=replace",
+        "nyc311.ingestion.start=2019-01-01T00:00:00",
+        "nyc311.ingestion.end=yesterday",
+        "full_refresh=1",
+        "full_refresh=maybe",
+    ],
+)
+def test_allowed_params_with_other_values_are_refused(params):
+    with pytest.raises(ValueError, match="not an allowed value"):
+        databricks_run.check_params(parse_params(params))
+
+
+def test_run_refuses_a_disallowed_param_before_anything_runs():
+    request = RunRequest(
+        "ingestion",
+        conf_source=str(PROJECT_ROOT / "conf"),
+        params=parse_params("nyc311.ingestion.base_url=http://127.0.0.1:9"),
+    )
+    with pytest.raises(PermissionError, match="nyc311.ingestion.base_url"):
+        databricks_run.run(request)
+
+
 # --- wheel step ----------------------------------------------------------------------------
 METADATA = """Metadata-Version: 2.4
 Name: nyc-lakehouse
@@ -133,7 +240,20 @@ def test_wheel_command_reports_and_fails_without_wheels(tmp_path, capsys):
     assert "No wheel found" in capsys.readouterr().out
     make_wheel(tmp_path / "a-0.1-py3-none-any.whl")
     assert wheel.main([str(tmp_path)]) == 0
-    assert "removed Requires-Dist: pysail" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "removed Requires-Dist: kedro==1.7.0, Requires-Dist: pysail==0.7.2" in out
+
+
+def test_the_bundles_wheel_declares_no_dependency(tmp_path):
+    """requirements-databricks.txt installs them, hashed: an open range in the wheel would let
+    pip fetch an unverified version should the cluster install the wheel first."""
+    path = tmp_path / "nyc_lakehouse-0.1.0-py3-none-any.whl"
+    make_wheel(path)
+    assert wheel.main([str(path)]) == 0
+    with zipfile.ZipFile(path) as archive:
+        metadata = archive.read("nyc_lakehouse-0.1.0.dist-info/METADATA").decode()
+    assert "Requires-Dist" not in metadata.split("\n\n", 1)[0]
+    assert metadata.startswith("Metadata-Version: 2.4\nName: nyc-lakehouse\n")
 
 
 def test_dropped_requirements_are_real_dependencies_used_only_by_the_sail_mode():
@@ -148,6 +268,7 @@ def test_dropped_requirements_are_real_dependencies_used_only_by_the_sail_mode()
         "pysail",
         "pyspark",
         "delta-spark",
+        "kedro-viz",
     }
     importers = [
         path.relative_to(PROJECT_ROOT).as_posix()
@@ -184,7 +305,7 @@ def test_the_task_command_runs_a_real_pipeline(tmp_path):
             "--conf-source",
             str(PROJECT_ROOT / "conf"),
             "--params",
-            params + ",nyc311.ingestion.sample_scale=0.01",
+            params,
         ],
         cwd=tmp_path,
         env=env,

@@ -1,17 +1,22 @@
-"""Make the project wheel installable on a Databricks cluster: drop what the runtime brings.
+"""Make the project wheel installable on a Databricks cluster: it declares no dependency.
 
 The project depends on ``pysail`` (the embedded engine), ``pyspark`` (full Spark, whose Spark
 Connect client also talks to Sail) and ``delta-spark`` (Delta's Python API, for the ``jvm``
 engine). A Databricks runtime ships its own ``pyspark`` and Delta; installing PyPI's over them
-would shadow the runtime's and break the session (and ``pysail`` is never used there). The
-bundle therefore builds the normal wheel and then runs::
+would shadow the runtime's and break the session (and ``pysail`` is never used there); kedro-viz
+is a tool for people, never used by a job. :data:`DATABRICKS_DROPPED_REQUIREMENTS` lists them.
+
+The job clusters install every other dependency from ``requirements-databricks.txt``, exported
+from ``uv.lock`` with hashes and without the dropped ones
+(:mod:`nyc_lakehouse.deploy.requirements`). The wheel must then declare nothing: with its open
+ranges (``pyarrow>=17``) pip would fetch whatever PyPI serves, unverified, should the cluster
+install the wheel before the requirements file. So the bundle builds the normal wheel and runs::
 
     python -m nyc_lakehouse.deploy.wheel dist/
 
-which removes those ``Requires-Dist`` lines (and ``pyspark-client``'s, the Connect-only
-``pyspark``, should it come back) from the wheel's METADATA and updates its RECORD (hash and
-size), leaving every other file byte for byte. The code still imports ``pysail`` only in
-``sail`` mode, which a Databricks job never uses.
+which removes every ``Requires-Dist`` line from the wheel's METADATA and updates its RECORD
+(hash and size), leaving every other file byte for byte. :func:`strip_wheel` can also drop only
+named projects. The code imports ``pysail`` only in ``sail`` mode, which a job never uses.
 """
 
 from __future__ import annotations
@@ -30,7 +35,11 @@ LOCAL_ENGINE_REQUIREMENTS = ("pysail",)
 """Needed only to run the project off Databricks."""
 RUNTIME_PROVIDED_REQUIREMENTS = ("pyspark", "pyspark-client", "delta-spark")
 """Provided by the Databricks runtime: PyPI's copies would shadow its own."""
-DATABRICKS_DROPPED_REQUIREMENTS = LOCAL_ENGINE_REQUIREMENTS + RUNTIME_PROVIDED_REQUIREMENTS
+DEVELOPMENT_ONLY_REQUIREMENTS = ("kedro-viz",)
+"""Tools for a person at a laptop, never used by a job: less code installed next to the token."""
+DATABRICKS_DROPPED_REQUIREMENTS = (
+    LOCAL_ENGINE_REQUIREMENTS + RUNTIME_PROVIDED_REQUIREMENTS + DEVELOPMENT_ONLY_REQUIREMENTS
+)
 
 
 def normalize_name(name: str) -> str:
@@ -46,14 +55,15 @@ def requirement_name(requires_dist: str) -> str:
     return normalize_name(match.group(1))
 
 
-def strip_metadata(metadata: str, drop: Iterable[str]) -> tuple[str, list[str]]:
-    """Remove the ``Requires-Dist`` lines of the given projects; return new text and removed lines."""
-    dropped = {normalize_name(d) for d in drop}
+def strip_metadata(metadata: str, drop: Iterable[str] | None) -> tuple[str, list[str]]:
+    """Remove the ``Requires-Dist`` lines of the given projects (``None``: every one); return
+    the new text and the removed lines."""
+    dropped = None if drop is None else {normalize_name(d) for d in drop}
     kept, removed = [], []
     for line in metadata.splitlines(keepends=True):
         if line.startswith("Requires-Dist:"):
             value = line.split(":", 1)[1]
-            if requirement_name(value) in dropped:
+            if dropped is None or requirement_name(value) in dropped:
                 removed.append(line.strip())
                 continue
         kept.append(line)
@@ -65,8 +75,11 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest}"
 
 
-def strip_wheel(wheel: Path, drop: Iterable[str] = DATABRICKS_DROPPED_REQUIREMENTS) -> list[str]:
-    """Rewrite ``wheel`` in place without the given requirements; return the removed lines.
+def strip_wheel(
+    wheel: Path, drop: Iterable[str] | None = DATABRICKS_DROPPED_REQUIREMENTS
+) -> list[str]:
+    """Rewrite ``wheel`` in place without the given requirements (``None``: all of them);
+    return the removed lines.
 
     Idempotent: a wheel already stripped is left untouched (an empty list is returned).
     """
@@ -118,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"No wheel found in {' '.join(args)}: build it first (uv build --wheel).")
         return 1
     for wheel in wheels:
-        removed = strip_wheel(wheel)
+        removed = strip_wheel(wheel, drop=None)  # requirements-databricks.txt installs them
         print(
             f"{wheel.name}: removed {', '.join(removed) if removed else 'nothing (already clean)'}"
         )

@@ -1,12 +1,15 @@
 """Wiring of the ``forecasting`` pipeline (nodes live in nodes.py).
 
 panel -> backtest -> metrics -> champions -> leaderboard; champions refitted -> forecasts;
-chart; MLflow run with the registered champion.
+chart; MLflow run with the registered champion; ml.volume_forecasts scored from the registry.
 """
 
 from kedro.pipeline import Pipeline, node
 
-from nyc_lakehouse.pipelines.forecasting import nodes
+from nyc_lakehouse.pipelines.forecasting import nodes, registry
+
+SCORING_TAG = "scoring"
+"""Nodes that score from the registry; pipeline `forecast_scoring` runs them alone."""
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
@@ -51,7 +54,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             node(
                 nodes.forecast_next_horizon,
                 ["forecasting.champion_model", "params:forecasting"],
-                "ml.volume_forecasts",
+                "forecasting.fitted_forecasts",
                 name="forecast_next_horizon",
             ),
             node(
@@ -59,7 +62,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 [
                     "forecasting.panel",
                     "forecasting.backtest_forecasts",
-                    "ml.volume_forecasts",
+                    "forecasting.fitted_forecasts",
                     "forecasting.champions",
                     "params:forecasting",
                 ],
@@ -67,16 +70,25 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="plot_forecasts",
             ),
             node(
-                nodes.log_forecasting_run,
+                registry.register_champion,
                 [
                     "ml.forecast_backtest_metrics",
-                    "ml.volume_forecasts",
+                    "forecasting.fitted_forecasts",
                     "forecasting.forecast_chart",
                     "forecasting.champion_model",
                     "params:forecasting",
                 ],
                 "forecasting.champion_model_info",
-                name="log_forecasting_run",
+                name="register_champion",
+            ),
+            # Batch scoring reads the champion back from the registry, as any consumer would:
+            # the table holds what the registered model serves (pipeline `forecast_scoring`).
+            node(
+                registry.score_volume_forecasts,
+                ["forecasting.champion_model_info", "params:forecasting"],
+                "ml.volume_forecasts",
+                name="score_volume_forecasts",
+                tags=[SCORING_TAG],
             ),
         ]
     )
