@@ -92,6 +92,7 @@ def test_api_paging_throughput(tmp_path, page_size):
                 **_params(),
                 "source": "socrata",
                 "base_url": server.base_url,
+                "allow_loopback_http": True,
                 "page_size": page_size,
                 "initial_watermark": "2000-01-01T00:00:00",
             }

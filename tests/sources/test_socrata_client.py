@@ -36,6 +36,7 @@ def client_for(server: SocrataTestServer, **options) -> SocrataClient:
         timeout_seconds=2.0,
         retry=FAST_RETRY,
         required_fields=("unique_key", "created_date"),
+        allow_loopback_http=True,  # the stand-in is plain http on 127.0.0.1
     )
     return SocrataClient(server.base_url, DATASET_ID, **{**defaults, **options})
 
@@ -257,7 +258,12 @@ def test_an_unreachable_server_is_retried_then_named_in_the_error():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     client = SocrataClient(
-        f"http://127.0.0.1:{port}", DATASET_ID, label="nyc311", retry=FAST_RETRY, timeout_seconds=1
+        f"http://127.0.0.1:{port}",
+        DATASET_ID,
+        label="nyc311",
+        retry=FAST_RETRY,
+        timeout_seconds=1,
+        allow_loopback_http=True,
     )
     with client, pytest.raises(SocrataError) as error:
         client.count()

@@ -103,8 +103,11 @@ def test_the_app_token_never_prints_and_the_environment_argument_wins(monkeypatc
     token = resolve_app_token({}, environ={socrata.APP_TOKEN_ENV_VAR: "from-env"})
     assert token is not None and token.reveal() == "from-env"
     assert resolve_app_token({}, environ={}) is None
-    with_token = SocrataClient("https://data.example", "abcd-1234", app_token="secret")
-    without = SocrataClient("https://data.example", "abcd-1234")
+    hosts = ("data.example",)
+    with_token = SocrataClient(
+        "https://data.example", "abcd-1234", app_token="secret", allowed_hosts=hosts
+    )
+    without = SocrataClient("https://data.example", "abcd-1234", allowed_hosts=hosts)
     assert repr(with_token).endswith("app_token='***')") and "secret" not in repr(with_token)
     assert repr(without).endswith("app_token=None)")
 

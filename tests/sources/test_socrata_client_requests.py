@@ -19,6 +19,7 @@ from nyc_lakehouse.sources.socrata import (
 )
 
 BASE = "https://data.example.org"
+HOSTS = ("data.example.org",)
 
 
 def _client(answers, page_size=2, sleep=lambda _: None, **kwargs):
@@ -39,6 +40,7 @@ def _client(answers, page_size=2, sleep=lambda _: None, **kwargs):
         retry=RetryPolicy(max_attempts=2, backoff_base_seconds=0.0),
         sleep=sleep,
         transport=httpx.MockTransport(handle),
+        allowed_hosts=HOSTS,
         **kwargs,
     )
     return client, seen
@@ -65,12 +67,12 @@ def test_requests_carry_the_headers_the_token_and_the_resource_url():
 
 
 def test_defaults_and_page_size_validation():
-    client = SocrataClient(BASE, "abcd-1234")
+    client = SocrataClient(BASE, "abcd-1234", allowed_hosts=HOSTS)
     assert client.page_size == 50_000
     assert client._http.timeout == httpx.Timeout(60.0)
-    assert SocrataClient(BASE, "abcd-1234", page_size=1).page_size == 1
+    assert SocrataClient(BASE, "abcd-1234", page_size=1, allowed_hosts=HOSTS).page_size == 1
     with pytest.raises(ValueError, match="^page_size must be >= 1, got 0$"):
-        SocrataClient(BASE, "abcd-1234", page_size=0)
+        SocrataClient(BASE, "abcd-1234", page_size=0, allowed_hosts=HOSTS)
 
 
 def test_status_codes_retried():

@@ -9,8 +9,13 @@ timeouts and connection errors are retried with exponential backoff and full jit
 ``Retry-After``, for a bounded number of attempts; then :class:`SocrataError` names the dataset,
 the page and the query.
 
+Column names come from the dataset itself: :meth:`SocrataClient.source_columns` reads
+``/api/views/<id>.json`` (see :mod:`nyc_lakehouse.sources.socrata_metadata`).
+
 The optional app token travels only in the ``X-App-Token`` header. It never appears in a URL,
-a log line, a ``repr`` or an error message.
+a log line, a ``repr`` or an error message, and it is sent only to the configured origin: the
+base URL must be ``https`` on an allow-listed host, and a redirect that changes the scheme, the
+host or the port loses the token.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +38,11 @@ from kedro.io import AbstractDataset
 
 from nyc_lakehouse.landing import records_to_table
 from nyc_lakehouse.sources.schemas import FIELDS_BY_DATASET, SYSTEM_FIELD_RENAMES
+from nyc_lakehouse.sources.socrata_metadata import (
+    MAX_METADATA_BYTES,
+    SourceColumns,
+    SourceMetadataError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +54,59 @@ STABLE_ORDER = ":id"
 SYSTEM_COLUMNS: tuple[str, ...] = tuple(sorted(SYSTEM_FIELD_RENAMES.values()))
 # Plus every 5xx (see is_retryable_status): a server error may be gone on the next attempt.
 RETRYABLE_STATUS = frozenset({408, 425, 429})
+# Hosts the client sends requests (and the app token) to, unless told otherwise.
+DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("data.cityofnewyork.us",)
+# Plain http is allowed only to these, and only with allow_loopback_http (a local test stand-in).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# A Socrata dataset id ("four-by-four"): it goes into the request path.
+DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class UnsafeBaseUrlError(ValueError):
+    """A base URL the client refuses to send requests (and the app token) to."""
+
+
+def validate_base_url(
+    base_url: str,
+    allowed_hosts: Sequence[str] = DEFAULT_ALLOWED_HOSTS,
+    allow_loopback_http: bool = False,
+) -> str:
+    """``base_url`` without a trailing slash, if it is ``https`` on an allow-listed host.
+
+    ``allow_loopback_http`` is the one way to reach a local stand-in (``http://127.0.0.1:port``):
+    tests and local mirrors set it explicitly; no other host may use plain http.
+    """
+    text = str(base_url).strip().rstrip("/")
+    try:
+        url = httpx.URL(text)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise UnsafeBaseUrlError(f"base_url {text[:100]!r} is not a URL: {exc}") from None
+    host = (url.host or "").lower()
+    if url.userinfo or url.query or url.fragment or not host:
+        raise UnsafeBaseUrlError(
+            f"base_url {text[:100]!r} must be a plain origin (scheme, host, optional port and "
+            f"path), without credentials, query or fragment"
+        )
+    if allow_loopback_http and host in LOOPBACK_HOSTS and url.scheme in ("http", "https"):
+        return text
+    if url.scheme != "https":
+        raise UnsafeBaseUrlError(
+            f"base_url {text[:100]!r} must use https (plain http is allowed only to a loopback "
+            f"test server with allow_loopback_http)"
+        )
+    allowed = {h.strip().lower() for h in allowed_hosts}
+    if host not in allowed:
+        raise UnsafeBaseUrlError(
+            f"base_url host {host!r} is not allow-listed (allowed_hosts: "
+            f"{', '.join(sorted(allowed)) or 'none'})"
+        )
+    return text
+
+
+def origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    return (url.scheme, (url.host or "").lower(), url.port or _DEFAULT_PORTS.get(url.scheme))
 
 
 def is_retryable_status(status_code: int) -> bool:
@@ -202,8 +266,16 @@ def conform_to_landing_schema(table: pa.Table, dataset: str) -> pa.Table:
     return pa.table(columns, names=fixed + extra)
 
 
-def records_to_landing_table(records: Sequence[Mapping[str, Any]], dataset: str) -> pa.Table:
-    """API records as a landing table with the dataset's full, canonical schema."""
+def records_to_landing_table(
+    records: Sequence[Mapping[str, Any]], dataset: str, columns: SourceColumns | None = None
+) -> pa.Table:
+    """API records as a landing table with the dataset's full, canonical schema.
+
+    With the dataset's ``columns`` (its metadata), API field names are renamed to the landing
+    columns of their display names (``date`` -> ``week_start_date``), as the export path lands.
+    """
+    if columns is not None:
+        records = [columns.rename_record(record) for record in records]
     return conform_to_landing_schema(records_to_table(records, dataset), dataset)
 
 
@@ -221,6 +293,8 @@ class SocrataClient:
 
     ``label`` names the dataset in messages (``nyc311``); ``required_fields`` are keys every
     record must carry (besides ``:id`` and ``:updated_at``, which ``$select=:*, *`` always adds).
+    ``base_url`` must be ``https`` on one of ``allowed_hosts``; ``allow_loopback_http`` admits a
+    local test stand-in on ``http://127.0.0.1`` (see :func:`validate_base_url`).
     """
 
     def __init__(
@@ -236,10 +310,14 @@ class SocrataClient:
         required_fields: Sequence[str] = (),
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        allowed_hosts: Sequence[str] = DEFAULT_ALLOWED_HOSTS,
+        allow_loopback_http: bool = False,
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {page_size}")
-        self.base_url = base_url.rstrip("/")
+        if not DATASET_ID.match(str(dataset_id)):
+            raise ValueError(f"dataset_id {str(dataset_id)[:40]!r} is not a Socrata id (abcd-1234)")
+        self.base_url = validate_base_url(base_url, allowed_hosts, allow_loopback_http)
         self.dataset_id = dataset_id
         self.label = label or dataset_id
         self.page_size = int(page_size)
@@ -259,11 +337,13 @@ class SocrataClient:
             follow_redirects=True,
             event_hooks={"request": [self._keep_token_on_origin]},
         )
-        self._origin = httpx.URL(self.base_url).host
+        self._origin = origin_of(httpx.URL(self.base_url))
 
     def _keep_token_on_origin(self, request: httpx.Request) -> None:
-        # httpx strips only Authorization on a cross-host redirect; the token must not follow.
-        if request.url.host != self._origin:
+        # httpx strips only Authorization, and only on a cross-host redirect: a redirect to
+        # http:// (readable on the wire) or to another port (another server) must lose the
+        # token as well.
+        if origin_of(request.url) != self._origin:
             request.headers.pop("X-App-Token", None)
 
     def __repr__(self) -> str:
@@ -286,6 +366,20 @@ class SocrataClient:
     def resource_url(self) -> str:
         return f"{self.base_url}/resource/{self.dataset_id}.json"
 
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.base_url}/api/views/{self.dataset_id}.json"
+
+    def source_columns(self) -> SourceColumns:
+        """The dataset's column metadata (display and API names), validated, with retries."""
+
+        def parse(body: Any) -> SourceColumns:
+            return SourceColumns.from_view(body, self.dataset_id, label=self.label)
+
+        return self._request_with_retries(
+            {}, parse, what="column metadata", url=self.metadata_url, max_bytes=MAX_METADATA_BYTES
+        )
+
     # queries -------------------------------------------------------------------------------
     def page_query(self, where: str | None, offset: int) -> dict[str, str]:
         query = {
@@ -298,8 +392,8 @@ class SocrataClient:
             query["$where"] = where
         return query
 
-    def describe_query(self, query: Mapping[str, str]) -> str:
-        return str(httpx.URL(self.resource_url, params=dict(query)))
+    def describe_query(self, query: Mapping[str, str], url: str | None = None) -> str:
+        return str(httpx.URL(url or self.resource_url, params=dict(query)))
 
     def count(self, where: str | None = None) -> int:
         """Rows matching ``where`` (``$select=count(*)``), with the same retries."""
@@ -371,13 +465,19 @@ class SocrataClient:
         return body
 
     def _request_with_retries(
-        self, query: Mapping[str, str], parse: Callable[[Any], Any], what: str
+        self,
+        query: Mapping[str, str],
+        parse: Callable[[Any], Any],
+        what: str,
+        url: str | None = None,
+        max_bytes: int | None = None,
     ) -> Any:
+        url = url or self.resource_url
         last_problem = "no attempt made"
         for attempt in range(1, self.retry.max_attempts + 1):
             retry_after: float | None = None
             try:
-                response = self._http.get(self.resource_url, params=dict(query))
+                response = self._get(url, query, max_bytes, what)
                 if is_retryable_status(response.status_code):
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     raise _Retryable(f"HTTP {response.status_code}{_short(response)}")
@@ -385,7 +485,7 @@ class SocrataClient:
                     raise SocrataError(
                         f"{self.label} ({self.dataset_id}): {what} was refused with HTTP "
                         f"{response.status_code}{_short(response)} (not retried). "
-                        f"Query: GET {self.describe_query(query)}"
+                        f"Query: GET {self.describe_query(query, url)}"
                     )
                 try:
                     body = json.loads(response.content)
@@ -393,7 +493,10 @@ class SocrataClient:
                     raise InvalidPageError(
                         f"malformed or truncated JSON ({len(response.content)} bytes): {exc}"
                     ) from exc
-                return parse(body)
+                try:
+                    return parse(body)
+                except SourceMetadataError as exc:
+                    raise SocrataError(str(exc)) from exc
             except SocrataError:
                 raise
             except _Retryable as exc:
@@ -417,7 +520,30 @@ class SocrataClient:
                 self._sleep(wait)
         raise SocrataError(
             f"{self.label} ({self.dataset_id}): {what} failed after {self.retry.max_attempts} "
-            f"attempts; last error: {last_problem}. Query: GET {self.describe_query(query)}"
+            f"attempts; last error: {last_problem}. Query: GET {self.describe_query(query, url)}"
+        )
+
+    def _get(
+        self, url: str, query: Mapping[str, str], max_bytes: int | None, what: str
+    ) -> httpx.Response:
+        """One GET; with ``max_bytes``, a larger body is refused as soon as it is seen."""
+        if max_bytes is None:
+            return self._http.get(url, params=dict(query))
+        with self._http.stream("GET", url, params=dict(query)) as response:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise SocrataError(
+                        f"{self.label} ({self.dataset_id}): {what} is larger than "
+                        f"{max_bytes:,} bytes; refused. Query: GET {self.describe_query(query, url)}"
+                    )
+                chunks.append(chunk)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=b"".join(chunks),
+            request=response.request,
         )
 
 

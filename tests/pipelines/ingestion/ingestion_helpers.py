@@ -27,6 +27,7 @@ def api_params(server: SocrataTestServer, dataset: str = "nyc311", **overrides: 
         **project_params(dataset),
         "source": "socrata",
         "base_url": server.base_url,
+        "allow_loopback_http": True,  # the stand-in is plain http on 127.0.0.1
         "page_size": 7,
         "timeout_seconds": 0.5,
         "max_attempts": 4,

@@ -40,10 +40,11 @@ def test_kedro_run_with_the_documented_params_lands_the_server_records(socrata_s
     params = (
         "nyc311.ingestion.source=socrata,"
         f"nyc311.ingestion.base_url={socrata_server.base_url},"
+        "nyc311.ingestion.allow_loopback_http=true,"
         "nyc311.ingestion.page_size=100"
     )
-    # exactly the issue's command, then the same names under nyc911 (the issue: "same names
-    # under nyc911."), so both namespaces are proven to take command-line overrides
+    # the documented command (a plain-http loopback stand-in needs the explicit opt-in), then
+    # the same names under nyc911, so both namespaces are proven to take command-line overrides
     params_911 = params.replace("nyc311.", "nyc911.")
     result = subprocess.run(
         [

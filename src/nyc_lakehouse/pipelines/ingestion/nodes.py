@@ -5,6 +5,13 @@ One node per dataset (namespaces ``nyc311``, ``nyc911``) reads its parameters, p
 is committed atomically (manifest last), so bronze never sees half a batch. What a run did is
 returned as a small JSON-able summary (batches landed and skipped, rows, watermark).
 
+Column names come from the source itself: an API run first reads the dataset's column metadata
+(``/api/views/<id>.json``) and resolves the columns it needs by their display names (parameters
+``date_column`` and ``required_columns``), so it queries the API's own field names (the 911
+"Week Start Date" is ``date``) and lands every column under the display name's snake_case form,
+exactly as a CSV export of the same dataset lands. The metadata is kept in the landing zone
+(state ``source_columns``) and in every batch manifest.
+
 Guarantees, per source:
 
 * ``sample`` / ``socrata`` + ``mode=backfill``: one batch per calendar month of the date field,
@@ -37,7 +44,7 @@ import pyarrow as pa
 from nyc_lakehouse.landing import LandingZone
 from nyc_lakehouse.pipelines.ingestion.progress import Progress
 from nyc_lakehouse.sources import export as export_source
-from nyc_lakehouse.sources.schemas import SOCRATA_UPDATED_AT
+from nyc_lakehouse.sources.schemas import FIELDS_BY_DATASET, SOCRATA_UPDATED_AT
 from nyc_lakehouse.sources.socrata import (
     AppToken,
     RetryPolicy,
@@ -47,6 +54,7 @@ from nyc_lakehouse.sources.socrata import (
     records_to_landing_table,
     soql_timestamp,
 )
+from nyc_lakehouse.sources.socrata_metadata import SourceColumns
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +63,7 @@ MODES = ("incremental", "backfill")
 WATERMARK_STATE = "watermark"
 BACKFILL_STATE = "backfill"
 LAST_RUN_STATE = "last_run"
+SOURCE_COLUMNS_STATE = "source_columns"
 
 
 class IngestionConfigError(ValueError):
@@ -71,9 +80,11 @@ class IngestionSettings:
     start: date
     end: date
     base_url: str
+    allowed_hosts: tuple[str, ...]
+    allow_loopback_http: bool
     dataset_id: str
-    date_field: str
-    required_fields: tuple[str, ...]
+    date_column: str
+    required_columns: tuple[str, ...]
     page_size: int
     timeout_seconds: float
     retry: RetryPolicy
@@ -146,9 +157,14 @@ def parse_settings(params: Mapping[str, Any]) -> IngestionSettings:
         raise IngestionConfigError(
             f"{dataset}: source=export needs {dataset}.ingestion.export_path=<file.csv[.gz]>"
         )
-    required = p.get("required_fields") or ()
-    if isinstance(required, str):
-        required = [f.strip() for f in required.split(";") if f.strip()]
+    for old, new in (("date_field", "date_column"), ("required_fields", "required_columns")):
+        if old in p:
+            raise IngestionConfigError(
+                f"{dataset}: ingestion parameter {old!r} is now {new!r}, given as the column's "
+                f"display name (e.g. 'Created Date'): API field names come from the source"
+            )
+    required = _name_list(p.get("required_columns"))
+    allowed_hosts = _name_list(p.get("allowed_hosts", ["data.cityofnewyork.us"]))
     initial = p.get("initial_watermark")
     try:
         max_field_chars = export_source.validate_max_field_chars(
@@ -163,9 +179,11 @@ def parse_settings(params: Mapping[str, Any]) -> IngestionSettings:
         start=start,
         end=end,
         base_url=str(p.get("base_url", "https://data.cityofnewyork.us")).rstrip("/"),
+        allowed_hosts=allowed_hosts,
+        allow_loopback_http=_flag(p.get("allow_loopback_http", False), "allow_loopback_http"),
         dataset_id=str(_required(p, "dataset_id")),
-        date_field=str(p.get("date_field", "created_date")),
-        required_fields=tuple(str(f) for f in required),
+        date_column=str(_required(p, "date_column")),
+        required_columns=required,
         page_size=_positive_int(p.get("page_size", 50_000), "page_size"),
         timeout_seconds=float(p.get("timeout_seconds", 60)),
         retry=RetryPolicy(
@@ -184,6 +202,26 @@ def parse_settings(params: Mapping[str, Any]) -> IngestionSettings:
         sample_seed=int(p["sample_seed"]) if p.get("sample_seed") is not None else None,
         progress_log_seconds=float(p.get("progress_log_seconds", 30)),
     )
+
+
+def _name_list(value: Any) -> tuple[str, ...]:
+    """A list parameter; from ``--params`` it arrives as one string, ``;``-separated."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(";")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", "none", ""):
+        return False
+    raise IngestionConfigError(f"{name} must be true or false, got {value!r}")
 
 
 def _required(params: Mapping[str, Any], key: str) -> Any:
@@ -297,10 +335,11 @@ def land_batches(
         summary = land_export(zone, settings)
     else:
         with make_client(settings, app_token) as client:
+            plan = plan_source(zone, client, settings)
             if settings.mode == "backfill":
-                summary = land_socrata_backfill(zone, client, settings)
+                summary = land_socrata_backfill(zone, client, settings, plan)
             else:
-                summary = land_socrata_incremental(zone, client, settings)
+                summary = land_socrata_incremental(zone, client, settings, plan)
     zone.write_state(settings.dataset, LAST_RUN_STATE, summary)
     return summary
 
@@ -318,9 +357,73 @@ def make_client(
         page_size=settings.page_size,
         timeout_seconds=settings.timeout_seconds,
         retry=settings.retry,
-        required_fields=settings.required_fields,
         sleep=sleep,
+        allowed_hosts=settings.allowed_hosts,
+        allow_loopback_http=settings.allow_loopback_http,
     )
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """What a run reads from the API, resolved from the dataset's own column metadata."""
+
+    columns: SourceColumns
+    date_field: str  # API name of the date_column (backfill months are cut on it)
+
+    def manifest(self) -> dict[str, Any]:
+        return {"date_field": self.date_field, "source_columns": self.columns.to_manifest()}
+
+
+def plan_source(
+    zone: LandingZone, client: SocrataClient, settings: IngestionSettings
+) -> SourcePlan:
+    """Read the dataset's column metadata and resolve the columns this run needs.
+
+    The client then requires the API names of ``required_columns`` on every record. A needed
+    column that the metadata lacks stops the run before any data request, naming the column and
+    the columns that exist. Changes since the last run are logged: a new column lands (bronze
+    adds it), a dropped one lands as nulls.
+    """
+    columns = client.source_columns()
+    date_field, *required = columns.fields([settings.date_column, *settings.required_columns])
+    client.required_fields = tuple(required)
+    previous = zone.read_state(settings.dataset, SOURCE_COLUMNS_STATE)
+    if previous:
+        before = {c.get("landing") for c in previous.get("columns", [])}
+        now = {c.landing for c in columns.columns}
+        if now - before:
+            logger.warning(
+                "%s: the source has new column(s), landed as received (bronze adds them): %s",
+                settings.dataset,
+                ", ".join(sorted(now - before)),
+            )
+        if before - now:
+            logger.warning(
+                "%s: column(s) gone from the source (landed as nulls from now on): %s",
+                settings.dataset,
+                ", ".join(sorted(c for c in before - now if c)),
+            )
+    missing = columns.missing_landing_columns(FIELDS_BY_DATASET.get(settings.dataset, ()))
+    if missing:
+        logger.info(
+            "%s: %d known column(s) are not in the source's metadata (landed as nulls): %s",
+            settings.dataset,
+            len(missing),
+            ", ".join(missing),
+        )
+    zone.write_state(
+        settings.dataset,
+        SOURCE_COLUMNS_STATE,
+        {**columns.to_manifest(), "read_at": datetime.now(UTC).isoformat(timespec="seconds")},
+    )
+    logger.info(
+        "%s: %d source column(s); %r is the API field %r",
+        settings.dataset,
+        len(columns.columns),
+        settings.date_column,
+        date_field,
+    )
+    return SourcePlan(columns=columns, date_field=date_field)
 
 
 # sample ------------------------------------------------------------------------------------
@@ -482,6 +585,7 @@ def land_socrata_backfill(
     zone: LandingZone,
     client: SocrataClient,
     settings: IngestionSettings,
+    plan: SourcePlan,
     today: date | None = None,
 ) -> dict[str, Any]:
     """Land ``start..end`` from the API in month batches of the date field; resumable."""
@@ -498,7 +602,7 @@ def land_socrata_backfill(
     if not pending:
         logger.info("%s: every month of the backfill is landed already", settings.dataset)
         return _finish(summary, started)
-    total = client.count(date_range_where(settings.date_field, pending[0].start, pending[-1].stop))
+    total = client.count(date_range_where(plan.date_field, pending[0].start, pending[-1].stop))
     with Progress(
         f"{settings.dataset} backfill",
         total=total,
@@ -508,12 +612,13 @@ def land_socrata_backfill(
         for window in pending:
             fetch_started = datetime.now(UTC)
             batch_id = window.batch_id("socrata", today=today, now=fetch_started)
-            where = date_range_where(settings.date_field, window.start, window.stop)
+            where = date_range_where(plan.date_field, window.start, window.stop)
             _remember_backfill_fetch(zone, settings.dataset, fetch_started, batch_id)
             info = _land_query(
                 zone,
                 client,
                 settings,
+                plan,
                 batch_id,
                 where,
                 progress,
@@ -579,7 +684,7 @@ def incremental_since(
 
 
 def land_socrata_incremental(
-    zone: LandingZone, client: SocrataClient, settings: IngestionSettings
+    zone: LandingZone, client: SocrataClient, settings: IngestionSettings, plan: SourcePlan
 ) -> dict[str, Any]:
     """Land every record changed since the watermark (minus overlap) as one batch.
 
@@ -606,6 +711,7 @@ def land_socrata_incremental(
             zone,
             client,
             settings,
+            plan,
             batch_id,
             where,
             progress,
@@ -658,6 +764,7 @@ def _land_query(
     zone: LandingZone,
     client: SocrataClient,
     settings: IngestionSettings,
+    plan: SourcePlan,
     batch_id: str,
     where: str,
     progress: Progress,
@@ -688,7 +795,7 @@ def _land_query(
                 records.append(record)
         if not records:
             continue
-        table = records_to_landing_table(records, settings.dataset)
+        table = records_to_landing_table(records, settings.dataset, plan.columns)
         writer = writer or zone.open_batch(settings.dataset, batch_id)
         writer.write(table)
         page_newest = latest_updated_at(table)
@@ -705,6 +812,7 @@ def _land_query(
         **extra,
         "dataset_id": settings.dataset_id,
         "where": where,
+        **plan.manifest(),
         "watermark_min": _iso_z(oldest),
         "watermark_max": _iso_z(newest),
         "repeated_records_dropped": repeated,
