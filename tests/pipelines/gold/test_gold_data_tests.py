@@ -14,6 +14,9 @@ from nyc_lakehouse.pipelines.gold.tables import TABLES, all_data_tests
 def gold_tables(silver_311, silver_911, gold_params):
     sla, calendar = gold_params["sla"], gold_params["calendar"]
     fact = nodes.build_fact_311(silver_311, sla, gold_params["response_time_outlier_hours"])
+    plan = nodes.plan_gold_311(
+        silver_311, None, sla, gold_params["response_time_outlier_hours"], calendar
+    )
     dim_date = nodes.build_dim_date(silver_311, calendar)
     dims = {
         "dim_date": dim_date,
@@ -32,6 +35,7 @@ def gold_tables(silver_311, silver_911, gold_params):
             fact, dims["dim_complaint_type"]
         ),
         "agg_location_metrics": nodes.build_agg_location_metrics(fact, dims["dim_location"]),
+        "silver_311_fingerprint": nodes.build_silver_311_fingerprint(plan),
         "fact_911_weekly": fact_911,
         "agg_911_monthly_agency": nodes.build_agg_911_monthly_agency(fact_911),
         "kpi_911_overview": nodes.build_kpi_911_overview(fact_911, gold_params["nyc911"]),

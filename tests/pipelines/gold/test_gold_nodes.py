@@ -148,15 +148,15 @@ def test_aggregates_count_and_percentiles(star):
     assert july["median_response_hours"] == 27.0  # exact median of 6 h and 48 h
     assert july["p90_response_hours"] == pytest.approx(6 + 0.9 * 42, abs=0.01)
 
-    agencies = _rows(nodes.build_agg_agency_metrics(fact, star["dim_agency"]), "agency")
-    dot = agencies["DOT"]
+    agencies = nodes.build_agg_agency_metrics(fact, star["dim_agency"]).collect()
+    (dot,) = [r for r in agencies if r["agency"] == "DOT"]  # both DOT requests in one month
     # the 2-year outlier is out of the percentiles but still an SLA breach
     assert dot["median_response_hours"] == 1.0 and dot["avg_response_hours"] == 1.0
     assert dot["sla_breach_count"] == 1 and dot["request_count"] == 2
 
     types = nodes.build_agg_complaint_type_metrics(fact, star["dim_complaint_type"])
     assert types.columns == columns_of("agg_complaint_type_metrics")
-    assert types.count() == 4
+    assert types.count() == fact.select("created_month", "complaint_type_key").distinct().count()
     locations = nodes.build_agg_location_metrics(fact, star["dim_location"])
     assert locations.columns == columns_of("agg_location_metrics")
     assert sum(r["request_count"] for r in locations.collect()) == fact.count()

@@ -21,7 +21,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from nyc_lakehouse.pipelines.gold import data_tests
+from nyc_lakehouse.pipelines.gold import data_tests, incremental
+from nyc_lakehouse.pipelines.gold.incremental import MonthsRewrite
 from nyc_lakehouse.pipelines.gold.tables import all_data_tests, columns_of
 from nyc_lakehouse.run_lock import scratch
 from nyc_lakehouse.spark import get_spark
@@ -353,19 +354,24 @@ def resolution_bucket(hours: Column, bounds: Mapping[str, float] | None = None) 
 
 
 def build_fact_311(
-    silver_311: DataFrame, sla: Mapping[str, Any], outlier_hours: float
-) -> DataFrame:
+    silver_311: DataFrame,
+    sla: Mapping[str, Any],
+    outlier_hours: float,
+    plan: Mapping[str, Any] | None = None,
+) -> DataFrame | MonthsRewrite:
     """One row per service request with keys to every dimension, SLA and quality flags.
 
-    Rebuilt from the whole silver table each run (silver already holds one row per request).
+    Built from silver's rows of the months ``plan`` (:func:`incremental.plan_311_build`) says
+    changed, or of every month on a full build (silver already holds one row per request).
     """
     require_columns(silver_311, SILVER_311_COLUMNS, "silver.nyc311_service_requests")
+    silver_311 = incremental.in_months(plan, silver_311)
     hours = F.col("response_time_hours")
     closed_day = _valid_closed_day()
     for name, type_name in OPTIONAL_SILVER_311_COLUMNS.items():
         if name not in silver_311.columns:
             silver_311 = silver_311.withColumn(name, F.lit(None).cast(type_name))
-    return (
+    fact = (
         silver_311.withColumn("agency", _agency())
         .withColumn("complaint_type", _complaint_type())
         .withColumn("borough", _borough())
@@ -389,6 +395,7 @@ def build_fact_311(
         )
         .select(*columns_of("fact_311"))
     )
+    return incremental.output(plan, fact)
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,64 +434,133 @@ def _with_metric_shares(df: DataFrame) -> DataFrame:
     )
 
 
-def build_agg_daily_summary(fact_311: DataFrame, dim_date: DataFrame) -> DataFrame:
-    """Daily metrics for every day between the first and last created day (zero-filled)."""
+def build_agg_daily_summary(
+    fact_311: DataFrame, dim_date: DataFrame, plan: Mapping[str, Any] | None = None
+) -> DataFrame | MonthsRewrite:
+    """Daily metrics for every day between the first and last created day (zero-filled).
+
+    On an incremental build, the days of the plan's ``daily_months`` only; the first and last
+    day are silver's (the plan's), the same as the fact's after a full build.
+    """
+    fact_311 = incremental.in_months(plan, fact_311, "daily_months")
     daily = fact_311.groupBy(F.col("created_date_only").alias("date")).agg(*_metric_aggregations())
-    span = fact_311.select(
-        F.min("created_date_only").alias("first"), F.max("created_date_only").alias("last")
-    )
+    if incremental.is_incremental(plan):
+        assert plan is not None
+        span = get_spark().createDataFrame(
+            [(plan["first_day"], plan["last_day"])], "first date, last date"
+        )
+        months = [m for m in plan["daily_months"] if m is not None]
+        dim_date = dim_date.filter(F.col("year_month").isin(months) if months else F.lit(False))
+    else:
+        span = fact_311.select(
+            F.min("created_date_only").alias("first"), F.max("created_date_only").alias("last")
+        )
     days = dim_date.join(span, (F.col("date") >= F.col("first")) & (F.col("date") <= F.col("last")))
     zero = ["request_count", "closed_count", "open_count", "sla_breach_count", "_sla_eligible"]
     out = days.join(daily, "date", "left")
     for name in zero:
         out = out.withColumn(name, F.coalesce(F.col(name), F.lit(0)).cast("long"))
-    return _with_metric_shares(out).select(*columns_of("agg_daily_summary"))
+    frame = _with_metric_shares(out).select(*columns_of("agg_daily_summary"))
+    return incremental.output(plan, frame, "daily_months", column="date", by_day=True)
 
 
-def build_agg_monthly_summary(fact_311: DataFrame) -> DataFrame:
-    """Monthly metrics for every month with at least one request."""
-    out = fact_311.groupBy("created_month").agg(
-        *_metric_aggregations(),
-        F.countDistinct("created_date_only").alias("active_days"),
-        F.countDistinct("complaint_type_key").alias("complaint_types"),
+def build_agg_monthly_summary(
+    fact_311: DataFrame, plan: Mapping[str, Any] | None = None
+) -> DataFrame | MonthsRewrite:
+    """Monthly metrics for every month with at least one request (the plan's months only on
+    an incremental build)."""
+    out = (
+        incremental.in_months(plan, fact_311)
+        .groupBy("created_month")
+        .agg(
+            *_metric_aggregations(),
+            F.countDistinct("created_date_only").alias("active_days"),
+            F.countDistinct("complaint_type_key").alias("complaint_types"),
+        )
     )
-    return (
+    frame = (
         _with_metric_shares(out)
-        .withColumn("month_start", F.to_date(F.concat(F.col("created_month"), F.lit("-01"))))
+        .withColumn("month_start", _month_start())
         .withColumn(
             "avg_daily_requests",
             F.round(safe_divide(F.col("request_count"), F.col("active_days")), 2),
         )
         .select(*columns_of("agg_monthly_summary"))
     )
+    return incremental.output(plan, frame)
 
 
-def _metrics_by(fact_311: DataFrame, key: str, dimension: DataFrame, table: str) -> DataFrame:
-    out = fact_311.groupBy(key).agg(
-        *_metric_aggregations(),
-        F.min("created_date_only").alias("first_created_date"),
-        F.max("created_date_only").alias("last_created_date"),
+def _month_start() -> Column:
+    return F.to_date(F.concat(F.col("created_month"), F.lit("-01")))
+
+
+def _metrics_by(
+    fact_311: DataFrame,
+    key: str,
+    dimension: DataFrame,
+    table: str,
+    plan: Mapping[str, Any] | None,
+) -> DataFrame | MonthsRewrite:
+    """Metrics per creation month x ``key``: months, not all time, so a month can be recomputed
+    on its own (``plan``, :mod:`.incremental`) and dashboards follow each member over time."""
+    out = (
+        incremental.in_months(plan, fact_311)
+        .groupBy("created_month", key)
+        .agg(
+            *_metric_aggregations(),
+            F.min("created_date_only").alias("first_created_date"),
+            F.max("created_date_only").alias("last_created_date"),
+        )
     )
-    return _with_metric_shares(out).join(dimension, key, "left").select(*columns_of(table))
+    frame = (
+        _with_metric_shares(out)
+        .withColumn("month_start", _month_start())
+        .join(dimension, key, "left")
+        .select(*columns_of(table))
+    )
+    return incremental.output(plan, frame)
 
 
-def build_agg_agency_metrics(fact_311: DataFrame, dim_agency: DataFrame) -> DataFrame:
-    """Volume, resolution time percentiles and SLA breaches per agency."""
-    return _metrics_by(fact_311, "agency_key", dim_agency, "agg_agency_metrics")
+def build_agg_agency_metrics(
+    fact_311: DataFrame, dim_agency: DataFrame, plan: Mapping[str, Any] | None = None
+) -> DataFrame | MonthsRewrite:
+    """Volume, resolution time percentiles and SLA breaches per month and agency."""
+    return _metrics_by(fact_311, "agency_key", dim_agency, "agg_agency_metrics", plan)
 
 
 def build_agg_complaint_type_metrics(
-    fact_311: DataFrame, dim_complaint_type: DataFrame
-) -> DataFrame:
-    """Volume, resolution time percentiles and SLA breaches per complaint type."""
+    fact_311: DataFrame, dim_complaint_type: DataFrame, plan: Mapping[str, Any] | None = None
+) -> DataFrame | MonthsRewrite:
+    """Volume, resolution time percentiles and SLA breaches per month and complaint type."""
     return _metrics_by(
-        fact_311, "complaint_type_key", dim_complaint_type, "agg_complaint_type_metrics"
+        fact_311, "complaint_type_key", dim_complaint_type, "agg_complaint_type_metrics", plan
     )
 
 
-def build_agg_location_metrics(fact_311: DataFrame, dim_location: DataFrame) -> DataFrame:
-    """Volume, resolution time percentiles and SLA breaches per location."""
-    return _metrics_by(fact_311, "location_key", dim_location, "agg_location_metrics")
+def build_agg_location_metrics(
+    fact_311: DataFrame, dim_location: DataFrame, plan: Mapping[str, Any] | None = None
+) -> DataFrame | MonthsRewrite:
+    """Volume, resolution time percentiles and SLA breaches per month and location."""
+    return _metrics_by(fact_311, "location_key", dim_location, "agg_location_metrics", plan)
+
+
+def plan_gold_311(
+    silver_311: DataFrame,
+    state: Mapping[str, Any] | None,
+    sla: Mapping[str, Any],
+    outlier_hours: float,
+    calendar: Mapping[str, Any],
+    full_refresh: bool = False,
+) -> dict[str, Any]:
+    """Which creation months this run rebuilds (:func:`incremental.plan_311_build`)."""
+    return incremental.plan_311_build(
+        silver_311, state, sla, outlier_hours, calendar, bool(full_refresh)
+    )
+
+
+def build_silver_311_fingerprint(plan: Mapping[str, Any]) -> DataFrame:
+    """``gold.silver_311_fingerprint``: the silver state this build is made from."""
+    return incremental.fingerprint_frame(plan)
 
 
 # --------------------------------------------------------------------------------------------

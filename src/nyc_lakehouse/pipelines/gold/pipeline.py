@@ -29,41 +29,67 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             name="build_dim_complaint_type",
         ),
         node(nodes.build_dim_location, SILVER_311, "gold.dim_location", name="build_dim_location"),
+        # Which creation months silver changed since the published gold was built
+        # (pipelines/gold/incremental.py): the fact and the 311 aggregates rebuild those only.
+        node(
+            nodes.plan_gold_311,
+            [
+                SILVER_311,
+                "gold_build_state",
+                "params:gold.sla",
+                "params:gold.response_time_outlier_hours",
+                "params:gold.calendar",
+                "params:gold.full_refresh",
+            ],
+            "gold_311_plan",
+            name="plan_gold_311",
+        ),
         node(
             nodes.build_fact_311,
-            [SILVER_311, "params:gold.sla", "params:gold.response_time_outlier_hours"],
+            [
+                SILVER_311,
+                "params:gold.sla",
+                "params:gold.response_time_outlier_hours",
+                "gold_311_plan",
+            ],
             "gold.fact_311",
             name="build_fact_311",
+        ),
+        node(
+            nodes.build_silver_311_fingerprint,
+            "gold_311_plan",
+            "gold.silver_311_fingerprint",
+            name="build_silver_311_fingerprint",
         ),
     ]
     aggregates = [
         node(
             nodes.build_agg_daily_summary,
-            ["gold.fact_311", "gold.dim_date"],
+            ["gold.fact_311", "gold.dim_date", "gold_311_plan"],
             "gold.agg_daily_summary",
             name="build_agg_daily_summary",
         ),
         node(
             nodes.build_agg_monthly_summary,
-            "gold.fact_311",
+            ["gold.fact_311", "gold_311_plan"],
             "gold.agg_monthly_summary",
             name="build_agg_monthly_summary",
         ),
         node(
             nodes.build_agg_agency_metrics,
-            ["gold.fact_311", "gold.dim_agency"],
+            ["gold.fact_311", "gold.dim_agency", "gold_311_plan"],
             "gold.agg_agency_metrics",
             name="build_agg_agency_metrics",
         ),
         node(
             nodes.build_agg_complaint_type_metrics,
-            ["gold.fact_311", "gold.dim_complaint_type"],
+            ["gold.fact_311", "gold.dim_complaint_type", "gold_311_plan"],
             "gold.agg_complaint_type_metrics",
             name="build_agg_complaint_type_metrics",
         ),
         node(
             nodes.build_agg_location_metrics,
-            ["gold.fact_311", "gold.dim_location"],
+            ["gold.fact_311", "gold.dim_location", "gold_311_plan"],
             "gold.agg_location_metrics",
             name="build_agg_location_metrics",
         ),

@@ -57,6 +57,31 @@ _REQUEST_METRICS = {
 }
 
 
+def _month_grain_tests(table: str, key: str, dimension: str) -> tuple[DataTest, ...]:
+    """A month x member aggregate: one row per (created_month, key), both set, key in the dim."""
+    return (
+        DataTest(
+            f"{table}__created_month_{key}__unique",
+            table,
+            "sql",
+            sql=(
+                f"SELECT created_month, {key} FROM {table}"
+                f" GROUP BY created_month, {key} HAVING count(*) > 1"
+            ),
+        ),
+        DataTest(f"{table}__created_month__not_null", table, "not_null", column="created_month"),
+        DataTest(f"{table}__{key}__not_null", table, "not_null", column=key),
+        _fk_test(table, key, dimension),
+        *_metric_tests(table),
+    )
+
+
+_MONTH_COLUMNS = {
+    "created_month": "Creation month YYYY-MM.",
+    "month_start": "First day of the month.",
+}
+
+
 def _metric_tests(table: str) -> tuple[DataTest, ...]:
     return (
         DataTest(
@@ -355,20 +380,17 @@ _register(
     TableSpec(
         name="agg_agency_metrics",
         pipeline="gold",
-        grain="One row per agency over all the data.",
+        grain="One row per creation month x agency (sum the counts over months for totals; percentiles do not add up).",
         columns={
+            **_MONTH_COLUMNS,
             "agency_key": "-> dim_agency.agency_key.",
             "agency": "Agency code.",
             "agency_name": "Agency name.",
-            "first_created_date": "First creation day.",
-            "last_created_date": "Last creation day.",
+            "first_created_date": "First creation day in the month.",
+            "last_created_date": "Last creation day in the month.",
             **_REQUEST_METRICS,
         },
-        tests=(
-            *_key_tests("agg_agency_metrics", "agency_key"),
-            _fk_test("agg_agency_metrics", "agency_key", "dim_agency"),
-            *_metric_tests("agg_agency_metrics"),
-        ),
+        tests=_month_grain_tests("agg_agency_metrics", "agency_key", "dim_agency"),
     )
 )
 
@@ -376,20 +398,19 @@ _register(
     TableSpec(
         name="agg_complaint_type_metrics",
         pipeline="gold",
-        grain="One row per complaint type over all the data.",
+        grain="One row per creation month x complaint type (sum the counts over months for totals; percentiles do not add up).",
         columns={
+            **_MONTH_COLUMNS,
             "complaint_type_key": "-> dim_complaint_type.complaint_type_key.",
             "complaint_type": "Canonical complaint type.",
             "complaint_category": "Category.",
             "sla_target_hours": "SLA target used for the breach columns.",
-            "first_created_date": "First creation day.",
-            "last_created_date": "Last creation day.",
+            "first_created_date": "First creation day in the month.",
+            "last_created_date": "Last creation day in the month.",
             **_REQUEST_METRICS,
         },
-        tests=(
-            *_key_tests("agg_complaint_type_metrics", "complaint_type_key"),
-            _fk_test("agg_complaint_type_metrics", "complaint_type_key", "dim_complaint_type"),
-            *_metric_tests("agg_complaint_type_metrics"),
+        tests=_month_grain_tests(
+            "agg_complaint_type_metrics", "complaint_type_key", "dim_complaint_type"
         ),
     )
 )
@@ -398,8 +419,9 @@ _register(
     TableSpec(
         name="agg_location_metrics",
         pipeline="gold",
-        grain="One row per location (borough x ZIP x community board) over all the data.",
+        grain="One row per creation month x location (borough x ZIP x community board); sum the counts over months for totals.",
         columns={
+            **_MONTH_COLUMNS,
             "location_key": "-> dim_location.location_key.",
             "borough": "Borough.",
             "incident_zip": "ZIP code.",
@@ -408,11 +430,28 @@ _register(
             "centroid_longitude": "Centroid longitude.",
             **_REQUEST_METRICS,
         },
-        tests=(
-            *_key_tests("agg_location_metrics", "location_key"),
-            _fk_test("agg_location_metrics", "location_key", "dim_location"),
-            *_metric_tests("agg_location_metrics"),
-        ),
+        tests=_month_grain_tests("agg_location_metrics", "location_key", "dim_location"),
+    )
+)
+
+_register(
+    TableSpec(
+        name="silver_311_fingerprint",
+        pipeline="gold",
+        grain="One row per silver 311 creation month the published gold was built from (gold's incremental state, published with the tables it describes).",
+        write="overwrite, every gold run",
+        columns={
+            "created_month": "Creation month YYYY-MM of silver.nyc311_service_requests.",
+            "rows": "Silver rows of the month.",
+            "key_checksum": "XOR of xxhash64(unique_key) over the month's rows: changes when a request arrives, leaves or moves.",
+            "last_silver_stamp": "Latest _silver_updated_at of the month (epoch seconds): changes when silver rewrites a row.",
+            "first_created_date": "First creation day of the month.",
+            "last_created_date": "Last creation day of the month.",
+            "definition": "Hash of the gold 311 definition (parameters, columns, code version); a change rebuilds every month.",
+            "build_mode": "full or incremental: how the run that wrote it built gold.",
+            "months_rebuilt": "Months that run recomputed.",
+        },
+        tests=(*_key_tests("silver_311_fingerprint", "created_month"),),
     )
 )
 

@@ -1,0 +1,124 @@
+"""Datasets of gold's incremental build (:mod:`nyc_lakehouse.pipelines.gold.incremental`).
+
+* :class:`MonthlyGoldDataset`: a published gold table that also saves a
+  :class:`~nyc_lakehouse.pipelines.gold.incremental.MonthsRewrite` (those months replaced, one
+  commit, through the Delta library's ``replace_where``);
+* :class:`GoldBuildStateDataset`: read-only, what the next build starts from: the silver
+  fingerprint of the latest publication, and the gold tables written since it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from kedro.io import AbstractDataset
+from kedro.io.core import DatasetError
+
+from nyc_lakehouse.datasets.published_gold import (
+    _RESOLVED,
+    PUBLICATIONS_TABLE,
+    PublishedDeltaTableDataset,
+    _table,
+    published_versions,
+)
+from nyc_lakehouse.delta import writes
+from nyc_lakehouse.pipelines.gold.incremental import (
+    FINGERPRINT_TABLE,
+    MONTHLY_311_TABLES,
+    MonthsRewrite,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class MonthlyGoldDataset(PublishedDeltaTableDataset):
+    """A gold table whose builder may hand over some months only (see the module docstring).
+
+    A DataFrame is saved as by :class:`PublishedDeltaTableDataset` (the catalog's mode, an
+    overwrite). A :class:`MonthsRewrite` replaces the rows of its months with its frame: a
+    ``replaceWhere`` on the month (or date) column, so the other months' files are untouched;
+    no months, no commit (the table's current version is what the run built).
+    """
+
+    def save(self, data: Any) -> None:
+        if not isinstance(data, MonthsRewrite):
+            super().save(data)
+            return
+        started = time.perf_counter()
+        table = self.table
+        if not table.exists():
+            raise DatasetError(
+                f"{self.address.name} does not exist: an incremental build needs the table a "
+                "full build wrote (run with full_refresh=true)"
+            )
+        if data.months:
+            metrics = writes.replace_where(table, data.frame, data.predicate(), self.config.write)
+        else:
+            metrics = {"mode": "replace_where", "months": 0}
+        metrics.update(months=len(data.months), seconds=round(time.perf_counter() - started, 3))
+        self.last_save_metrics = metrics
+        self._built_version = table.version()
+        _RESOLVED[self.address.location] = self._built_version
+        logger.info(
+            "Saved Delta table %s (%d month(s)): %s", self.address.name, len(data.months), metrics
+        )
+
+
+class GoldBuildStateDataset(AbstractDataset[None, dict]):
+    """Read-only: ``{"fingerprint": rows | None, "unpublished": [tables], "publication_id"}``.
+
+    ``fingerprint`` is ``gold.silver_311_fingerprint`` at the latest publication's version
+    (``None`` before one lists it); ``unpublished`` names each table the build grows month by
+    month (``incremental.MONTHLY_311_TABLES`` and the fingerprint) whose latest version is not
+    the published one: a later run wrote it and did not publish. (The other gold tables are
+    rewritten whole every run, so their unpublished versions do not matter; they may even be
+    this run's, saved before this dataset is loaded.)
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        table: str = f"gold.{FINGERPRINT_TABLE}",
+        publications: str = PUBLICATIONS_TABLE,
+        storage_options: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._root = root
+        self._name = table
+        self._publications = publications
+        self._storage_options = {
+            str(k): str(v) for k, v in {**(storage_options or {}), **(credentials or {})}.items()
+        }
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"table": self._name, "publications": self._publications, "root": self._root}
+
+    def load(self) -> dict[str, Any]:
+        published = published_versions(
+            _table(self._publications, self._root, self._storage_options)
+        )
+        versions: dict[str, int] = published["versions"]
+        grown = {f"gold.{name}" for name in MONTHLY_311_TABLES} | {self._name}
+        unpublished = []
+        for name, version in sorted(versions.items()):
+            if name not in grown:
+                continue
+            table = _table(name, self._root, self._storage_options)
+            if not table.exists() or table.version() != version:
+                unpublished.append(name)
+        fingerprint = None
+        if self._name in versions and self._name not in unpublished:
+            state = _table(self._name, self._root, self._storage_options)
+            fingerprint = [row.asDict() for row in state.read(versions[self._name]).collect()]
+        return {
+            "fingerprint": fingerprint,
+            "unpublished": unpublished,
+            "publication_id": published["publication_id"],
+        }
+
+    def save(self, data: dict) -> None:
+        raise DatasetError(f"{type(self).__name__} is read-only")
