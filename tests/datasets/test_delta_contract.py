@@ -133,6 +133,23 @@ def test_overwrite_partitions_replaces_only_the_batch_partitions(engine, table):
     assert ds.version() == version and sorted(values(ds)) == [1, 3, 20, 40]
 
 
+def test_replacing_rows_keeps_timestamps_exact(engine, table):
+    stamped = "id long, m string, at timestamp"
+    at = dt.datetime(2024, 1, 1, 23, 10, 0, 123456)  # New York evening: the next day in UTC
+    later = dt.datetime(2024, 3, 10, 3, 30)  # the first hour of daylight saving time
+    table("stamped", partition_by=["m"]).save(
+        frame(engine, [(1, "2024-01", at), (2, "2024-02", at), (3, "2024-03", at)], stamped)
+    )
+    replace = table("stamped", mode="replace_where", predicate="m = '2024-02'")
+    replace.save(frame(engine, [(20, "2024-02", later)], stamped))
+    partitions = table("stamped", mode="overwrite_partitions", partition_by=["m"])
+    partitions.save(frame(engine, [(30, "2024-03", later)], stamped))
+    loaded = {r["id"]: r["at"] for r in replace.load().collect()}
+    assert loaded == {1: at, 20: later, 30: later}
+    replace.save(frame(engine, [], stamped))  # an empty replacement deletes the matching rows
+    assert sorted(r["id"] for r in replace.load().collect()) == [1, 30]
+
+
 # ------------------------------------------------------------------ upsert
 def test_upsert_latest_wins_in_order_and_across_batches(engine, table):
     ds = table(mode="upsert", keys=["id"], sequence_column="seq")

@@ -117,6 +117,26 @@ def test_replace_where_writes_rows_outside_the_predicate(spark, tmp_path, make_d
     assert sorted(r["id"] for r in ds.load().collect()) == [1, 2, 3]
 
 
+def test_replace_where_fails_on_tables_with_timestamp_columns(spark, tmp_path, make_dataset):
+    from pyspark.errors import AnalysisException
+
+    stamped = "id long, m string, at timestamp"
+    at = dt.datetime(2024, 1, 1, 23, 10, 0, 123456)  # New York evening: the next day in UTC
+    rows = [(1, "2024-01", at), (2, "2024-02", at)]
+    batch = spark.createDataFrame([(20, "2024-02", dt.datetime(2024, 2, 29, 0, 30))], stamped)
+    raw = str(tmp_path / "raw")
+    spark.createDataFrame(rows, stamped).write.format("delta").save(raw)
+    with pytest.raises(AnalysisException, match="same data type"):
+        batch.write.format("delta").mode("overwrite").option("replaceWhere", "m = '2024-02'").save(
+            raw
+        )
+
+    make_dataset().save(spark.createDataFrame(rows, stamped))
+    make_dataset(save_args={"mode": "replace_where", "predicate": "m = '2024-02'"}).save(batch)
+    loaded = {r["id"]: r["at"] for r in make_dataset().load().collect()}
+    assert loaded == {1: at, 20: dt.datetime(2024, 2, 29, 0, 30)}
+
+
 def test_partitioned_parquet_writer_misfiles_null_partition_values(spark, tmp_path):
     from pyspark.sql import functions as F
 
@@ -299,3 +319,18 @@ def test_calendar_fields_are_session_time_for_every_origin(timestamps, origin: s
     assert [r["weekday"] for r in rows] == [t.isoweekday() % 7 + 1 for t in expected]
     fresh = timestamps["fresh"].orderBy("id").select(F.unix_micros("ts")).collect()
     assert [r["micros"] for r in rows] == [r[0] for r in fresh]  # the same instants
+
+
+def test_try_divide_refuses_doubles_so_gold_divides_with_a_guard(spark):
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
+
+    from nyc_lakehouse.pipelines.gold.nodes import safe_divide
+
+    with pytest.raises(AnalysisException, match="try_divide"):
+        spark.range(1).select(F.try_divide(F.lit(1.0), F.lit(2.0))).collect()
+    rows = spark.createDataFrame([(1.0, 4.0), (3, 0.0), (5.0, None)], "n double, d double")
+    quotients = [
+        r["q"] for r in rows.select(safe_divide(F.col("n"), F.col("d")).alias("q")).collect()
+    ]
+    assert quotients == [0.25, None, None]

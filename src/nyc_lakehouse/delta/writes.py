@@ -72,6 +72,8 @@ def replace_where(table: Table, data: DataFrame, predicate: str, spec: WriteSpec
     """Replace the rows matching ``predicate`` with ``data`` (every row must match it)."""
     if sail.applies(table.engine):
         sail.check_replace_where(table.name, data, predicate)
+        if table.engine.is_sail and table.exists():
+            return sail.replace_rows(table, data, predicate, spec.merge_schema)
     return write(table, data, "overwrite", spec, replace_where=predicate)
 
 
@@ -89,7 +91,10 @@ def overwrite_partitions(table: Table, data: DataFrame, spec: WriteSpec) -> dict
     if not values:
         logger.info("%s: empty batch, no partition replaced", table.name)
         return {"mode": "overwrite_partitions", "partitions": 0}
-    if sail.applies(table.engine):
+    if table.engine.is_sail:
+        predicate = sail.partitions_predicate(spec.partition_by, values, dialect="datafusion")
+        metrics = sail.replace_rows(table, data, predicate, spec.merge_schema)
+    elif sail.applies(table.engine):
         predicate = sail.partitions_predicate(spec.partition_by, values)
         metrics = write(table, data, "overwrite", spec, replace_where=predicate)
     else:

@@ -13,6 +13,8 @@ defect                                 workaround (here)
 Parquet statistics reused after casts  :data:`REQUIRED_ENV` (statistics off at server start)
 dynamic partition overwrite            :func:`partitions_predicate` (``replaceWhere`` literals)
 ``replaceWhere`` not checked           :func:`check_replace_where`
+``replaceWhere`` fails on tables with   :func:`replace_rows` (delta-rs writes the replacement)
+timestamp columns
 null partition folders misfiled        :func:`named_null_partitions`
 NOT NULL columns after a delta-rs      :func:`relax_not_null`
 merge unreadable
@@ -26,6 +28,8 @@ in UTC
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
     from nyc_lakehouse.delta.engines import Engine
+    from nyc_lakehouse.delta.table import Table
 
 SAIL_VERSION_SEEN = "pysail 0.7.2"
 
@@ -60,13 +65,15 @@ def applies(engine: Engine) -> bool:
     return engine.is_sail or (engine.mode == "remote" and not engine.has_delta_api)
 
 
-def partitions_predicate(partition_by: Sequence[str], values: Sequence[tuple]) -> str:
+def partitions_predicate(
+    partition_by: Sequence[str], values: Sequence[tuple], dialect: str = "spark"
+) -> str:
     """``overwrite_partitions`` as ``replaceWhere``: the batch's partition values as literals.
 
     Sail silently overwrites the whole table with ``partitionOverwriteMode=dynamic``. Seen on
     pysail 0.7.2; test: ``test_dynamic_partition_overwrite_replaces_the_whole_table``.
     """
-    return partition_predicate(partition_by, values)
+    return partition_predicate(partition_by, values, dialect=dialect)
 
 
 def check_replace_where(name: str, data: DataFrame, predicate: str) -> None:
@@ -83,6 +90,48 @@ def check_replace_where(name: str, data: DataFrame, predicate: str) -> None:
             f"{predicate!r} (they would be written outside the replaced range). "
             f"Examples: {[row.asDict() for row in sample]}"
         )
+
+
+def replace_rows(table: Table, data: DataFrame, predicate: str, merge_schema: bool) -> dict:
+    """``replaceWhere`` written by delta-rs: the rows matching ``predicate`` (DataFusion SQL)
+    give way to ``data`` in one commit.
+
+    Sail's own ``replaceWhere`` (and so ``overwrite_partitions``) fails on any table with a
+    timestamp column: the rewrite unions the stored ``Timestamp(UTC)`` rows with the batch's
+    ``Timestamp(Etc/UTC)`` and stops with ``UnionExec/InterleaveExec requires all inputs to
+    have the same data type``. The batch is staged as Parquet once (Sail runs its plan a single
+    time) and streamed to delta-rs with :func:`merge_source`'s schema. Seen on pysail 0.7.2;
+    test: ``test_replace_where_fails_on_tables_with_timestamp_columns``.
+    """
+    import pyarrow.dataset as pads
+    from deltalake import write_deltalake
+
+    folder = tempfile.mkdtemp(prefix="nyc-delta-replace-")
+    try:
+        data.write.mode("overwrite").parquet(folder)
+        target = table.delta_rs()
+        if any(name.endswith(".parquet") for name in _files(folder)):
+            reader = merge_source(pads.dataset(folder, format="parquet"))
+        else:  # an empty batch leaves no file: replace the rows with none
+            reader = _empty_reader(target)
+        added = add_new_columns(target, reader.schema) if merge_schema else []
+        write_deltalake(target, reader, mode="overwrite", predicate=predicate)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"mode": "overwrite", "engine": "delta_rs", "replace_where": predicate, "added": added}
+
+
+def _files(folder: str) -> list[str]:
+    import os
+
+    return os.listdir(folder)
+
+
+def _empty_reader(target: Any) -> Any:
+    import pyarrow as pa
+
+    schema = pa.schema(target.schema().to_arrow())
+    return pa.RecordBatchReader.from_batches(schema, iter(()))
 
 
 def named_null_partitions(data: DataFrame, partition_by: Sequence[str]) -> DataFrame:
