@@ -15,13 +15,13 @@ MONITORING_START_NODE = "start_monitoring_run"
 FORECASTS = "ml.volume_forecasts"
 
 
-def start_monitoring_after(*upstream_outputs: Any) -> dict[str, Any]:
-    """Start a monitoring run once every other pipeline of the run has finished.
+def start_monitoring_after(as_of: Any, *upstream_outputs: Any) -> dict[str, Any]:
+    """Start a monitoring run (at ``monitoring.as_of``) once every other pipeline has finished.
 
-    The inputs are only there to order the run: monitoring observes the lakehouse through the
-    tables themselves, so in ``kedro run`` it must come last, not first.
+    The other inputs are only there to order the run: monitoring observes the lakehouse through
+    the tables themselves, so in ``kedro run`` it must come last, not first.
     """
-    return new_monitoring_run()
+    return new_monitoring_run(as_of)
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -56,7 +56,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         return pipelines
     start = node(
         start_monitoring_after,
-        inputs=sorted(upstream.outputs()),
+        inputs=["params:monitoring.as_of", *sorted(upstream.outputs())],
         outputs="monitoring_run",
         name=MONITORING_START_NODE,
         tags=["monitoring"],

@@ -29,14 +29,14 @@ KILL_AFTER_SAVE = """
 import os, signal, sys
 from nyc_lakehouse.pipelines.gold import datasets
 
-saved = datasets.MonthlyGoldDataset.save
+saved = datasets.MonthlyGoldDeltaTableDataset.save
 
 def save_then_die(self, data):
     saved(self, data)
     if self.address.name == os.environ["KILL_AFTER_SAVE"]:
         os.kill(os.getpid(), signal.SIGKILL)
 
-datasets.MonthlyGoldDataset.save = save_then_die
+datasets.MonthlyGoldDeltaTableDataset.save = save_then_die
 from kedro.framework.cli import main
 sys.argv = ["kedro", "run", "--pipeline", "gold"]
 main()

@@ -279,7 +279,8 @@ def test_kedro_run_appends_one_batch_per_run_and_survives_missing_tables(
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
 
-    rows = [("a", "2024-03-01", datetime(2024, 3, 1, 6, tzinfo=UTC))]
+    # Ingested just now: the 48-hour ingestion freshness alert (action fail) passes.
+    rows = [("a", "2024-03-01", datetime.now(UTC) - timedelta(hours=1))]
     _write(
         spark,
         data_root,
@@ -307,3 +308,10 @@ def test_kedro_run_appends_one_batch_per_run_and_survives_missing_tables(
         "monitoring.gold_test_results",
     } <= set(missing)
     assert set(latest["layer"]) >= {"bronze", "silver", "gold", "monitoring"}
+    alerts = spark.read.format("delta").load(str(data_root / "monitoring" / "alert_results"))
+    verdicts = alerts.toPandas()
+    assert verdicts["run_id"].nunique() == 2
+    # Missing tables are skipped, never breaches; the one measured freshness passes.
+    assert set(verdicts["status"]) == {"ok", "skipped"}
+    fresh = verdicts[verdicts["rule_name"] == "nyc311_ingested_daily"]
+    assert list(fresh["status"]) == ["ok", "ok"]

@@ -202,6 +202,7 @@ def test_volume_checks_go_on_past_a_missing_table_or_column(spark, data_root):
         ("silver.daily", "volume_trailing_std", latest, 1.0, ""),
         ("silver.daily", "volume_zscore", latest, 0.0, ""),
         ("silver.daily", "volume_anomaly", latest, 0.0, "|z| > 3.0 over 28 days"),
+        ("silver.daily", "volume_history_days", latest, 28.0, ""),
     ]
 
 
@@ -413,8 +414,11 @@ def test_a_table_whose_files_were_all_removed_has_zero_files_and_bytes(spark, da
     from deltalake import DeltaTable
 
     _table(spark, data_root, "silver.gone", [(1,), (2,)], "k int")
+    before_delete = datetime.now(UTC).replace(microsecond=0)
     DeltaTable(str(data_root / "silver" / "gone")).delete()
-    assert nodes.delta_file_stats("silver.gone", str(data_root)) == (0, 0)
+    files, size, committed = nodes.delta_file_stats("silver.gone", str(data_root))
+    assert (files, size) == (0, 0)
+    assert before_delete <= committed <= datetime.now(UTC)  # the delete is the latest commit
 
 
 def test_volume_check_defaults_flag_at_z_above_3_with_14_days(spark, data_root):

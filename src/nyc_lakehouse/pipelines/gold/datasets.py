@@ -1,6 +1,6 @@
 """Datasets of gold's incremental build (:mod:`nyc_lakehouse.pipelines.gold.incremental`).
 
-* :class:`MonthlyGoldDataset`: a published gold table that also saves a
+* :class:`MonthlyGoldDeltaTableDataset`: a published gold table that also saves a
   :class:`~nyc_lakehouse.pipelines.gold.incremental.MonthsRewrite` (those months replaced, one
   commit, through the Delta library's ``replace_where``);
 * :class:`GoldBuildStateDataset`: read-only, what the next build starts from: the silver
@@ -33,7 +33,7 @@ from nyc_lakehouse.pipelines.gold.incremental import (
 logger = logging.getLogger(__name__)
 
 
-class MonthlyGoldDataset(PublishedDeltaTableDataset):
+class MonthlyGoldDeltaTableDataset(PublishedDeltaTableDataset):
     """A gold table whose builder may hand over some months only (see the module docstring).
 
     A DataFrame is saved as by :class:`PublishedDeltaTableDataset` (the catalog's mode, an

@@ -15,7 +15,7 @@ month's rows depend on silver's rows of that month alone. So a daily run:
    changes both months' keys (:func:`plan_311_build`);
 3. rebuilds the fact and the aggregates for those months only, from silver's partitions of
    those months, and writes them with a ``replaceWhere`` on the month (:class:`MonthsRewrite`,
-   saved by :class:`~nyc_lakehouse.pipelines.gold.datasets.MonthlyGoldDataset`).
+   saved by :class:`~nyc_lakehouse.pipelines.gold.datasets.MonthlyGoldDeltaTableDataset`).
 
 The run then goes on as a full one: data tests, then one publication of every table. The
 result equals a full rebuild (``tests/pipelines/gold/test_gold_incremental.py``).

@@ -49,6 +49,7 @@ METRIC_DESCRIPTIONS: dict[str, str] = {
     "rows_by_ingest_date": "bronze rows per ingestion date (dimension: the date)",
     "file_count": "data files in the current Delta version (delta-rs add actions)",
     "total_bytes": "bytes of those data files",
+    "commit_age_hours": "hours between the table's latest Delta commit and the run",
     "schema_column": "one row per column (dimension: column, value: position, detail: type)",
     "schema_drift": "1 when the schema differs from the previous run's, 0 when not, null first time",
     "schema_columns_added": "columns added since the previous run (detail: their names)",
@@ -70,13 +71,34 @@ METRIC_DESCRIPTIONS: dict[str, str] = {
     "volume_trailing_std": "standard deviation of that window (floored at 1 record)",
     "volume_zscore": "(latest - mean) / std",
     "volume_anomaly": "1 when |z-score| exceeds the threshold and enough history exists",
+    "volume_history_days": "days in the trailing window (since the first record if fewer)",
+    "quarantine_share": (
+        "rows silver's latest checking run quarantined / rows it checked (dimension: its run_id, "
+        "detail: the counts)"
+    ),
+    "quarantine_rows_checked": "rows that silver run checked (dimension: its run_id)",
 }
 
 
-def new_monitoring_run(now: datetime | None = None) -> dict[str, Any]:
-    """Identify this monitoring run: a fresh ``run_id`` and one ``measured_at`` for every row."""
-    measured_at = (now or datetime.now(UTC)).astimezone(UTC)
+def new_monitoring_run(now: datetime | date | str | None = None) -> dict[str, Any]:
+    """Identify this monitoring run: a fresh ``run_id`` and one ``measured_at`` for every row.
+
+    ``now`` (``monitoring.as_of``: a datetime or an ISO string, UTC when it has no zone) is the
+    instant ages are measured against; ``None`` is the real clock. Tests and replays pin it.
+    """
+    measured_at = as_of_instant(now)
     return {"run_id": uuid.uuid4().hex, "measured_at": measured_at.isoformat()}
+
+
+def as_of_instant(now: datetime | date | str | None) -> datetime:
+    """``now`` as an aware UTC datetime (a bare date is its midnight UTC)."""
+    if now is None or now == "":
+        return datetime.now(UTC)
+    if isinstance(now, str):
+        now = datetime.fromisoformat(now)
+    elif not isinstance(now, datetime):
+        now = datetime(now.year, now.month, now.day)
+    return (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def metric_row(
@@ -118,11 +140,11 @@ def missing_table_row(run: Mapping[str, Any], table: str, lakehouse_root: str) -
     return metric_row(run, table, "table_missing", 1, detail=f"not found under {lakehouse_root}")
 
 
-def delta_file_stats(table: str, lakehouse_root: str) -> tuple[int, int] | None:
-    """(data files, bytes) of the current Delta version, read from the log by delta-rs.
+def delta_file_stats(table: str, lakehouse_root: str) -> tuple[int, int, datetime | None] | None:
+    """(data files, bytes, latest commit time) of the current Delta version, from the log.
 
-    Reading the log touches no data and needs no Spark. Returns ``None`` where delta-rs cannot
-    reach the table (a Unity Catalog name): the metrics are then recorded as null.
+    Reading the log with delta-rs touches no data and needs no Spark. Returns ``None`` where
+    delta-rs cannot reach the table (a Unity Catalog name): the metrics are then recorded as null.
     """
     if lakehouse_root.startswith("uc://"):
         return None
@@ -132,16 +154,16 @@ def delta_file_stats(table: str, lakehouse_root: str) -> tuple[int, int] | None:
 
     schema, name = table.split(".", 1)
     try:
-        actions = pa.table(
-            DeltaTable(f"{lakehouse_root.rstrip('/')}/{schema}/{name}").get_add_actions(
-                flatten=True
-            )
-        )
+        delta = DeltaTable(f"{lakehouse_root.rstrip('/')}/{schema}/{name}")
+        actions = pa.table(delta.get_add_actions(flatten=True))
+        history = delta.history(1)
     except Exception:  # noqa: BLE001 - any storage the engine reaches but delta-rs cannot
         logger.warning("Monitoring: cannot read the Delta log of %s with delta-rs", table)
         return None
     total = pc.sum(actions["size_bytes"]).as_py() if actions.num_rows else 0
-    return actions.num_rows, int(total or 0)
+    stamp = history[0].get("timestamp") if history else None  # epoch milliseconds
+    committed = None if stamp is None else datetime.fromtimestamp(stamp / 1000.0, UTC)
+    return actions.num_rows, int(total or 0), committed
 
 
 def schema_rows(
@@ -349,9 +371,22 @@ def measure_tables(
         stats = delta_file_stats(table, lakehouse_root)
         rows.append(metric_row(run, table, "file_count", None if stats is None else stats[0]))
         rows.append(metric_row(run, table, "total_bytes", None if stats is None else stats[1]))
+        rows.append(commit_age_row(run, table, None if stats is None else stats[2]))
         rows += profile_table(run, table, df, spec)
         logger.info("Monitoring: measured %s", table)
     return metrics_frame(rows)
+
+
+def commit_age_row(
+    run: Mapping[str, Any], table: str, committed: datetime | None
+) -> dict[str, Any]:
+    """Hours from the table's latest Delta commit to the run (null when unknown)."""
+    if committed is None:
+        return metric_row(run, table, "commit_age_hours", None, detail="commit time unknown")
+    hours = (datetime.fromisoformat(run["measured_at"]) - committed).total_seconds() / 3600.0
+    return metric_row(
+        run, table, "commit_age_hours", hours, detail=f"latest {committed.isoformat()}"
+    )
 
 
 def gold_integrity_metrics(
@@ -527,6 +562,9 @@ def volume_anomaly_metrics(
             metric_row(run, table, "volume_trailing_std", result["std"], label),
             metric_row(run, table, "volume_zscore", result["z"], label),
             metric_row(run, table, "volume_anomaly", int(result["anomaly"]), label, threshold),
+            metric_row(
+                run, table, "volume_history_days", (latest - max(first, window_start)).days, label
+            ),
         ]
         if result["anomaly"]:
             logger.warning(
@@ -536,6 +574,52 @@ def volume_anomaly_metrics(
                 result["latest"],
                 result["z"],
             )
+    return metrics_frame(rows)
+
+
+def quarantine_metrics(
+    run: Mapping[str, Any], checks: Sequence[Mapping[str, Any]], lakehouse_root: str
+) -> pd.DataFrame:
+    """Share of the rows silver's latest checking run quarantined, per silver table.
+
+    Each check names the silver ``table``, its ``quarantine_table`` and the ``results_table``
+    (``monitoring.dq_results``). The latest silver run of the table that checked rows gives the
+    denominator (its ``total_count``); the quarantine rows carrying that run's ``run_id`` give
+    the numerator. A quarantine table that does not exist means nothing was ever quarantined.
+    """
+    from pyspark.sql import functions as F
+
+    rows: list[dict[str, Any]] = []
+    for check in checks:
+        table, results_table = check["table"], check["results_table"]
+        results = open_table(results_table, lakehouse_root)
+        if results is None:
+            rows.append(missing_table_row(run, results_table, lakehouse_root))
+            continue
+        latest = (
+            results.load()
+            .where((F.col("table_name") == table) & (F.col("total_count") > 0))
+            .groupBy("run_id")
+            .agg(F.max("evaluated_at").alias("at"), F.max("total_count").alias("checked"))
+            .orderBy(F.col("at").desc())
+            .limit(1)
+            .collect()
+        )
+        if not latest:
+            rows.append(metric_row(run, table, "quarantine_share", None, detail="no silver run"))
+            continue
+        silver_run, checked = str(latest[0]["run_id"]), int(latest[0]["checked"])
+        quarantine = DeltaTableDataset(table=check["quarantine_table"], root=lakehouse_root)
+        quarantined = (
+            quarantine.load().where(F.col("run_id") == silver_run).count()
+            if quarantine.exists()
+            else 0
+        )
+        detail = f"{quarantined} of {checked} rows"
+        rows += [
+            metric_row(run, table, "quarantine_share", quarantined / checked, silver_run, detail),
+            metric_row(run, table, "quarantine_rows_checked", checked, silver_run),
+        ]
     return metrics_frame(rows)
 
 
