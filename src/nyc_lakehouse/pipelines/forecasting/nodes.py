@@ -7,13 +7,10 @@ or any CSV of that shape in another conf env); every calendar feature is derived
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -23,7 +20,6 @@ from nyc_lakehouse.pipelines.forecasting.models import (
     BASELINE_MODEL,
     ChampionForecaster,
     enabled_models,
-    pyfunc_model,
 )
 
 logger = logging.getLogger(__name__)
@@ -222,4 +218,3 @@ def plot_forecasts(
         history_days=int((params.get("chart", {}) or {}).get("history_days", 120)),
         series_order=ids,
     )
-
