@@ -18,6 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from nyc_lakehouse.pipelines.reporting.data_health import data_health_node_html
+
 logger = logging.getLogger(__name__)
 
 ALL_AGENCIES = "All agencies"
@@ -436,6 +438,7 @@ def build_dashboard(
     forecast: go.Figure | None = None,
     title: str = "NYC lakehouse dashboard",
     generated_at: datetime | None = None,
+    data_health: str | None = None,
 ) -> str:
     """One self-contained HTML page: plotly.js inline once, then every chart."""
     generated = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
@@ -474,6 +477,12 @@ def build_dashboard(
             first = False
         sections.append(
             f'<section><h2>{html.escape(heading)}</h2><div class="grid">{"".join(cards)}</div></section>'
+        )
+    if data_health is not None:  # first: what to distrust before reading the charts
+        sections.insert(
+            0,
+            '<section id="data-health"><h2>Data health</h2>'
+            f'<div class="card wide">{data_health}</div></section>',
         )
     page = _PAGE.format(title=html.escape(title), generated=generated, sections="\n".join(sections))
     drawn = sum(fig is not None for _, charts in layout for _, fig, _ in charts)
@@ -525,4 +534,5 @@ def build_dashboard_node(
         nyc311_resolution_by_agency,
         forecast=forecast,
         title=params.get("title", "NYC lakehouse dashboard"),
+        data_health=data_health_node_html(params.get("data_health")),
     )
