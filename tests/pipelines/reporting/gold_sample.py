@@ -110,16 +110,26 @@ def _locations() -> pa.Table:
     )
 
 
+AGENCY_MONTHS = (date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1))
+
+
 def _agencies() -> pa.Table:
-    n = len(AGENCIES_311)
+    """One row per month x agency, as gold's month grain; the NYPD grows month by month."""
+    rows = [
+        (month, agency, i, m)
+        for m, month in enumerate(AGENCY_MONTHS)
+        for i, agency in enumerate(AGENCIES_311)
+    ]
     return pa.table(
         {
-            "agency": list(AGENCIES_311),
-            "agency_name": [f"Agency {a}" for a in AGENCIES_311],
-            "request_count": [20_000 - 2000 * i for i in range(n)],
-            "median_response_hours": [4.0 + 10 * i for i in range(n)],
-            "p90_response_hours": [40.0 + 50 * i for i in range(n)],
-            "sla_breach_pct": [5.0 + i for i in range(n)],
+            "created_month": [month.strftime("%Y-%m") for month, *_ in rows],
+            "month_start": [month for month, *_ in rows],
+            "agency": [agency for _, agency, _, _ in rows],
+            "agency_name": [f"Agency {agency}" for _, agency, _, _ in rows],
+            "request_count": [7000 - 700 * i + 100 * m for _, _, i, m in rows],
+            "median_response_hours": [4.0 + 10 * i + m for _, _, i, m in rows],
+            "p90_response_hours": [40.0 + 50 * i + m for _, _, i, m in rows],
+            "sla_breach_pct": [5.0 + i for _, _, i, _ in rows],
         }
     )
 

@@ -83,8 +83,27 @@ def test_311_charts_have_the_expected_traces(charts, gold):
     assert list(borough.y) == list(expected)
 
     resolution = charts["nyc311_resolution_by_agency"]
-    assert [t.name for t in resolution.data] == ["Median hours", "90th percentile hours"]
-    assert set(resolution.data[0].x) == set(gold["agg_agency_metrics"]["agency"])
+    agencies = sorted(gold["agg_agency_metrics"]["agency"].unique())
+    names = [t.name for t in resolution.data]
+    assert names == [n for a in agencies for n in (a, f"{a} 90th percentile")]
+    monthly = gold["agg_agency_metrics"].sort_values("month_start")
+    nypd = monthly[monthly["agency"] == "NYPD"]
+    line = resolution.data[names.index("NYPD")]
+    assert list(line.y) == list(nypd["median_response_hours"]) and len(line.x) == 3
+    buttons = resolution.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons] == [nodes.ALL_AGENCIES, *agencies]
+    only_dot = dict(zip(names, buttons[1 + agencies.index("DOT")].args[0]["visible"], strict=True))
+    assert {n for n, v in only_dot.items() if v} == {"DOT", "DOT 90th percentile"}
+
+
+def test_311_resolution_chart_keeps_the_busiest_agencies_over_every_month(gold):
+    monthly = gold["agg_agency_metrics"]
+    # DOHMH: 3 x 7150 requests, more than the NYPD's 7000 + 7100 + 7200, though the NYPD has
+    # the busiest single month
+    dohmh = monthly["agency"] == "DOHMH"
+    tilted = monthly.assign(request_count=monthly["request_count"].where(~dohmh, 7150))
+    fig = nodes.nyc311_resolution_by_agency_chart(tilted, COLUMNS["agg_agency_metrics"], 1)
+    assert [t.name for t in fig.data] == ["DOHMH", "DOHMH 90th percentile"]
 
 
 def test_chart_columns_exist_in_the_gold_table_registry():

@@ -250,9 +250,10 @@ def nyc311_daily_volume_chart(
 def nyc311_top_complaint_types_chart(
     complaints: Any, columns: Mapping[str, str], top_n: int = 15
 ) -> go.Figure:
-    """The ``top_n`` complaint types by volume, largest on top."""
+    """The ``top_n`` complaint types by volume over every month, largest on top."""
     frame = select_columns(complaints, columns, "agg_complaint_type_metrics")
-    top = frame.nlargest(top_n, "requests").sort_values("requests")
+    totals = frame.groupby("complaint_type", as_index=False)["requests"].sum()
+    top = totals.nlargest(top_n, "requests").sort_values("requests")
     fig = go.Figure(
         go.Bar(
             x=top["requests"],
@@ -269,7 +270,7 @@ def nyc311_top_complaint_types_chart(
 
 
 def nyc311_volume_by_borough_chart(locations: Any, columns: Mapping[str, str]) -> go.Figure:
-    """311 requests per borough (the location aggregate summed to borough)."""
+    """311 requests per borough (the location aggregate summed to borough, over every month)."""
     frame = select_columns(locations, columns, "agg_location_metrics")
     by_borough = (
         frame.assign(borough=frame["borough"].fillna("UNSPECIFIED"))
@@ -291,17 +292,40 @@ def nyc311_volume_by_borough_chart(locations: Any, columns: Mapping[str, str]) -
 def nyc311_resolution_by_agency_chart(
     agencies: Any, columns: Mapping[str, str], top_n: int = 15
 ) -> go.Figure:
-    """Median and 90th-percentile resolution hours of the ``top_n`` busiest agencies."""
-    frame = select_columns(agencies, columns, "agg_agency_metrics")
-    busiest = frame.nlargest(top_n, "requests").sort_values("median_hours", ascending=False)
-    fig = go.Figure(
-        [
-            go.Bar(x=busiest["agency"], y=busiest["median_hours"], name="Median hours"),
-            go.Bar(x=busiest["agency"], y=busiest["p90_hours"], name="90th percentile hours"),
-        ]
+    """Median resolution hours per month of the ``top_n`` busiest agencies (dotted: their 90th
+    percentile), with an agency filter like the 911 charts'."""
+    frame = select_columns(agencies, columns, "agg_agency_metrics").sort_values("month")
+    totals = frame.groupby("agency")["requests"].sum()
+    busiest = sorted(totals.nlargest(top_n).index)
+    fig = go.Figure()
+    trace_agencies: list[str | None] = []
+    for i, agency in enumerate(busiest):
+        part = frame[frame["agency"] == agency]
+        color = AGENCY_PALETTE[i % len(AGENCY_PALETTE)]
+        fig.add_trace(
+            go.Scatter(
+                x=part["month"],
+                y=part["median_hours"],
+                name=agency,
+                mode="lines+markers",
+                line={"color": color},
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=part["month"],
+                y=part["p90_hours"],
+                name=f"{agency} 90th percentile",
+                mode="lines",
+                line={"color": color, "dash": "dot", "width": 1},
+                showlegend=False,
+            )
+        )
+        trace_agencies += [agency, agency]
+    fig.update_layout(updatemenus=agency_filter(trace_agencies, busiest))
+    return _layout(
+        fig, "311 median resolution hours by agency per month (dotted: 90th percentile)", "Hours"
     )
-    fig.update_layout(barmode="group")
-    return _layout(fig, "311 resolution time by agency (closed requests)", "Hours")
 
 
 def volume_forecast_chart(
