@@ -17,10 +17,11 @@ RUN := $(UV) run --frozen --no-sync
 VENV_PYTHON = $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 
 
-.PHONY: python-version uv setup jars run test lint bench bench-components mutate viz mlflow-ui screenshots clean-data docs help
+.PHONY: python-version uv setup jars run daily test lint bench bench-components mutate viz mlflow-ui screenshots clean-data docs help
 
 help:
 	@echo "make run     - set up and run the whole lakehouse on the bundled sample"
+	@echo "make daily   - the daily run: both sources from the live API, every layer (data-live/)"
 	@echo "make test    - set up, lint and run the whole test suite"
 	@echo "make bench   - lakehouse benchmark: every layer at 100k/1M/5M rows (bench/results/)"
 	@echo "make bench-components - per-component micro-benchmarks (tests/benchmarks)"
@@ -64,6 +65,12 @@ jars:
 
 run: setup
 	$(RUN) kedro run
+
+# The daily run against the live API (conf/live): both sources incrementally, then every layer,
+# into data-live/. Schedule it with cron or a systemd timer (docs/operations.md). DAILY_ARGS
+# passes more options, e.g. make daily DAILY_ARGS='--pipeline ingestion'.
+daily: setup
+	$(RUN) kedro run --env live $(DAILY_ARGS)
 
 lint: setup
 	$(RUN) ruff check src tests bench

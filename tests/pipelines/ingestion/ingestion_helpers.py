@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import yaml
 
 from fixtures.socrata_server import SocrataTestServer
 from nyc_lakehouse.landing import LandingZone
@@ -15,10 +16,26 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 INGESTION_FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "ingestion"
 
 
-def project_params(dataset: str) -> dict[str, Any]:
-    """``<dataset>.ingestion`` exactly as conf/base/parameters_ingestion.yml defines it."""
-    with (PROJECT_ROOT / "conf" / "base" / "parameters_ingestion.yml").open() as handle:
-        return dict(yaml.safe_load(handle)[dataset]["ingestion"])
+def project_config(key: str, env: str | None = None) -> dict[str, Any]:
+    """The project's ``parameters``/``catalog``/``globals``, resolved as ``kedro run`` does."""
+    return copy.deepcopy(_load_config(key, env))
+
+
+@functools.cache
+def _load_config(key: str, env: str | None) -> dict[str, Any]:
+    from kedro.config import OmegaConfigLoader
+
+    from nyc_lakehouse.settings import CONFIG_LOADER_ARGS
+
+    loader = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"), env=env, **CONFIG_LOADER_ARGS
+    )
+    return loader[key]
+
+
+def project_params(dataset: str, env: str | None = None) -> dict[str, Any]:
+    """``<dataset>.ingestion`` exactly as the project's conf/ (base + ``env``) defines it."""
+    return dict(project_config("parameters", env)[dataset]["ingestion"])
 
 
 def api_params(server: SocrataTestServer, dataset: str = "nyc311", **overrides: Any) -> dict:
