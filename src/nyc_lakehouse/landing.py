@@ -11,13 +11,21 @@ belong to it. Part files carry a per-attempt id, so a crashed attempt leaves orp
 reader sees and a rerun never mixes with them. This works the same on object stores, which have
 no atomic rename. Every column is a string, named as the Socrata API names it
 (:mod:`nyc_lakehouse.sources.schemas`); absent keys are nulls.
+
+Readers trust a manifest only once :func:`validate_manifest` accepts it: whoever can write the
+landing zone must not be able to make bronze link or copy a file from elsewhere (``../`` or an
+absolute path in ``files``, a symlink in the batch folder), nor pass a batch off under another
+batch's id or date. A refused manifest stops the reader with a message that names the rule and
+the batch folder, never the other path or whether it exists (docs/security.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import posixpath
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,12 +35,69 @@ from typing import Any
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 
 from nyc_lakehouse.sources.schemas import FIELDS_BY_DATASET, landing_column_name
 
 MANIFEST = "_manifest.json"
 LANDING_FORMAT_VERSION = 1
 CHECKSUM_ALGORITHM = "sha256"
+PART_FILE_NAME = re.compile(r"part-[A-Za-z0-9][A-Za-z0-9_-]{0,127}\.parquet")
+"""The only file names a manifest may list: what :class:`BatchWriter` writes, never a path."""
+_CHECKSUM = re.compile(rf"{CHECKSUM_ALGORITHM}:[0-9a-f]{{64}}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_BATCH_FOLDER = re.compile(r"ingest_date=([^/]+)/batch_id=([^/]+)/" + re.escape(MANIFEST))
+
+
+class LandingManifestError(ValueError):
+    """A batch manifest that readers refuse: it names the rule broken, not the paths involved."""
+
+
+def validate_manifest(
+    manifest: Any, dataset: str, ingest_date: str, batch_id: str
+) -> tuple[str, ...]:
+    """Check a manifest against the folder it was found in; return its file names.
+
+    The schema (types and required keys), ``dataset``, ``batch_id`` and ``ingest_date`` equal to
+    the folder's, ``files`` plain part-file names (:data:`PART_FILE_NAME`, no duplicates),
+    ``checksums`` only for listed files and in ``sha256:<hex>`` form, ``rows`` a count.
+    Raises :class:`LandingManifestError` naming the rule; values are never echoed.
+    """
+    if not isinstance(manifest, dict):
+        raise LandingManifestError("the manifest is not a JSON object")
+    required = {"format_version": int, "dataset": str, "batch_id": str, "ingest_date": str}
+    required |= {"files": list, "rows": int}
+    for key, kind in required.items():
+        value = manifest.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise LandingManifestError(f"'{key}' is missing or not a {kind.__name__}")
+    if not 1 <= manifest["format_version"] <= LANDING_FORMAT_VERSION:
+        raise LandingManifestError("'format_version' is not one this reader knows")
+    if manifest["dataset"] != dataset:
+        raise LandingManifestError("'dataset' is not the dataset the batch folder belongs to")
+    if manifest["batch_id"] != batch_id:
+        raise LandingManifestError("'batch_id' differs from the batch folder's batch_id=")
+    if manifest["ingest_date"] != ingest_date or not _ISO_DATE.fullmatch(ingest_date):
+        raise LandingManifestError("'ingest_date' differs from the folder's ingest_date=")
+    if manifest["rows"] < 0:
+        raise LandingManifestError("'rows' is negative")
+    files = manifest["files"]
+    for position, name in enumerate(files):
+        if not isinstance(name, str) or not PART_FILE_NAME.fullmatch(name):
+            raise LandingManifestError(
+                f"files[{position}] is not a plain part file name (part-<id>.parquet)"
+            )
+    if len(set(files)) != len(files):
+        raise LandingManifestError("'files' lists a file twice")
+    checksums = manifest.get("checksums", {})
+    if not isinstance(checksums, dict):
+        raise LandingManifestError("'checksums' is not an object")
+    for name, checksum in checksums.items():
+        if name not in files or not isinstance(checksum, str) or not _CHECKSUM.fullmatch(checksum):
+            raise LandingManifestError(
+                f"'checksums' holds an entry that is not a listed file's {CHECKSUM_ALGORITHM}"
+            )
+    return tuple(files)
 
 
 def file_checksum(fs: fsspec.AbstractFileSystem, path: str, chunk_size: int = 1 << 20) -> str:
@@ -150,28 +215,61 @@ class LandingZone:
         self.fs.invalidate_cache()
 
     def batches(self, dataset: str) -> list[BatchInfo]:
-        """Committed batches of a dataset, oldest first (by manifest commit time, then id)."""
+        """Committed batches of a dataset, oldest first (by manifest commit time, then id).
+
+        Every manifest is validated first (:func:`validate_manifest`, :meth:`_check_inside`);
+        one that is refused raises :class:`LandingManifestError`, so nothing is read from it.
+        """
         self.refresh()
-        pattern = posixpath.join(
-            self.dataset_path(dataset), "ingest_date=*", "batch_id=*", MANIFEST
-        )
+        dataset_dir = self.dataset_path(dataset)
+        pattern = posixpath.join(dataset_dir, "ingest_date=*", "batch_id=*", MANIFEST)
         infos = []
         for manifest_path in self.fs.glob(pattern):
-            with self.fs.open(manifest_path, "r") as handle:
-                manifest = json.load(handle)
+            relative = posixpath.relpath(self._strip(manifest_path), dataset_dir)
+            folder = _BATCH_FOLDER.fullmatch(relative)
             batch_dir = posixpath.dirname(manifest_path)
+            try:
+                if folder is None:
+                    raise LandingManifestError("the batch folder is not ingest_date=*/batch_id=*")
+                self._check_inside(dataset_dir, batch_dir, [MANIFEST])
+                with self.fs.open(manifest_path, "r") as handle:
+                    try:
+                        manifest = json.load(handle)
+                    except ValueError:
+                        raise LandingManifestError("the manifest is not valid JSON") from None
+                files = validate_manifest(manifest, dataset, *folder.groups())
+                self._check_inside(dataset_dir, batch_dir, files)
+            except LandingManifestError as exc:
+                raise LandingManifestError(
+                    f"Refused the landing manifest {dataset}/{relative}: {exc}. Nothing was read "
+                    "from this batch; re-land it, or remove it if nobody should have written it."
+                ) from None
             infos.append(
                 BatchInfo(
                     dataset=dataset,
                     batch_id=manifest["batch_id"],
                     ingest_date=manifest["ingest_date"],
                     path=self.url(batch_dir),
-                    files=tuple(self.url(posixpath.join(batch_dir, f)) for f in manifest["files"]),
+                    files=tuple(self.url(posixpath.join(batch_dir, f)) for f in files),
                     rows=int(manifest["rows"]),
                     manifest=manifest,
                 )
             )
         return sorted(infos, key=lambda b: (b.manifest.get("committed_at", ""), b.batch_id))
+
+    def _check_inside(self, dataset_dir: str, batch_dir: str, names: Sequence[str]) -> None:
+        """On a local file system (a /Volumes mount included), each named file must resolve to
+        itself in its batch folder: no symlink anywhere below the dataset's folder, as one
+        would let bronze link or copy a file from elsewhere. Object stores have no links."""
+        if not isinstance(self.fs, LocalFileSystem):
+            return
+        root = os.path.realpath(dataset_dir)
+        expected_dir = os.path.join(root, os.path.relpath(batch_dir, dataset_dir))
+        for position, name in enumerate(names):
+            path = os.path.join(batch_dir, name)
+            if os.path.realpath(path) != os.path.join(expected_dir, name):
+                what = "the manifest" if name == MANIFEST else f"files[{position}]"
+                raise LandingManifestError(f"{what} resolves outside its batch folder")
 
     def has_batch(self, dataset: str, batch_id: str) -> bool:
         self.refresh()
@@ -264,6 +362,8 @@ class BatchWriter:
             "committed_at": datetime.now(UTC).isoformat(timespec="microseconds"),
             **dict(manifest_extra or {}),
         }
+        # Never commit what readers would refuse (e.g. an extra key overriding a checked one).
+        validate_manifest(manifest, self.dataset, self.ingest_date, self.batch_id)
         payload = json.dumps(manifest, indent=2, sort_keys=True, default=str)
         final = posixpath.join(self.path, MANIFEST)
         if self.zone._protocol:
