@@ -22,9 +22,18 @@ resource "databricks_catalog" "lakehouse" {
   name         = local.catalog_name
   comment      = "NYC 311/911 lakehouse (${var.environment})"
   storage_root = databricks_external_location.layer["catalog"].url
+  # Reachable only from the workspaces bound below, not from every workspace of the metastore.
+  isolation_mode = "ISOLATED"
   properties = {
     environment = var.environment
   }
+}
+
+resource "databricks_workspace_binding" "lakehouse" {
+  securable_name = databricks_catalog.lakehouse.name
+  securable_type = "catalog"
+  workspace_id   = var.databricks_workspace_id
+  binding_type   = "BINDING_TYPE_READ_WRITE"
 }
 
 locals {
@@ -70,12 +79,17 @@ resource "databricks_volume" "files" {
 }
 
 locals {
-  writers = compact([var.data_engineers_group, var.job_service_principal])
+  # Prod is written by the job's service principal only: engineers read it (and run, repair
+  # or cancel the jobs, databricks.yml), so a change reaches prod through a reviewed deploy.
+  is_prod = var.environment == "prod"
+  writers = compact([local.is_prod ? "" : var.data_engineers_group, var.job_service_principal])
   writer_privileges = [
     "USE_CATALOG", "USE_SCHEMA", "SELECT", "MODIFY", "CREATE_TABLE", "CREATE_FUNCTION",
     "CREATE_MODEL", "CREATE_VOLUME", "READ_VOLUME", "WRITE_VOLUME", "EXECUTE",
   ]
-  reader_schemas = var.analysts_group == "" ? [] : ["gold", "ml", "reporting"]
+  engineer_readers           = compact([local.is_prod ? var.data_engineers_group : ""])
+  engineer_reader_privileges = ["USE_CATALOG", "USE_SCHEMA", "SELECT", "READ_VOLUME", "EXECUTE"]
+  reader_schemas             = var.analysts_group == "" ? [] : ["gold", "ml", "reporting"]
 }
 
 # Authoritative: these are the only catalog-level grants (owners aside).
@@ -87,6 +101,14 @@ resource "databricks_grants" "catalog" {
     content {
       principal  = grant.value
       privileges = local.writer_privileges
+    }
+  }
+
+  dynamic "grant" {
+    for_each = toset(local.engineer_readers)
+    content {
+      principal  = grant.value
+      privileges = local.engineer_reader_privileges
     }
   }
 
@@ -108,4 +130,27 @@ resource "databricks_grants" "reader_schema" {
     principal  = var.analysts_group
     privileges = each.key == "reporting" ? ["USE_SCHEMA", "SELECT", "READ_VOLUME"] : ["USE_SCHEMA", "SELECT", "EXECUTE"]
   }
+}
+
+# The NYC Open Data app token: one scope per environment (bundle variable secret_scope:
+# nyc-lakehouse-dev / nyc-lakehouse-prod), so a dev job never reads the prod token. The value
+# is put by a person (docs/deploy.md), never by Terraform: it would land in the state. Who
+# creates the scope manages it (and workspace admins always can); the job's service principal
+# may read it; in dev, the engineers whose jobs run as themselves may read it too.
+resource "databricks_secret_scope" "app" {
+  name = "${var.name_prefix}-${var.environment}"
+}
+
+resource "databricks_secret_acl" "job_reads_the_token" {
+  count      = var.job_service_principal == "" ? 0 : 1
+  scope      = databricks_secret_scope.app.name
+  principal  = var.job_service_principal
+  permission = "READ"
+}
+
+resource "databricks_secret_acl" "engineers_read_the_dev_token" {
+  count      = local.is_prod || var.data_engineers_group == "" ? 0 : 1
+  scope      = databricks_secret_scope.app.name
+  principal  = var.data_engineers_group
+  permission = "READ"
 }

@@ -103,7 +103,7 @@ variable "force_destroy" {
 }
 
 variable "data_engineers_group" {
-  description = "Databricks group that builds and operates the lakehouse (read/write on every schema). Empty: no grant."
+  description = "Databricks group that builds and operates the lakehouse: read/write on every schema in dev, read-only in prod (only the job service principal writes there). Empty: no grant."
   type        = string
   default     = "nyc-lakehouse-engineers"
 }
@@ -118,6 +118,27 @@ variable "job_service_principal" {
   description = "Application ID of the service principal the prod jobs run as (bundle var run_as_service_principal). Empty: no grant."
   type        = string
   default     = ""
+}
+
+variable "kms_key_administrators" {
+  description = "IAM ARNs that administer the bucket's KMS key (policy, rotation, deletion; never encrypt or decrypt). Empty: the account, through IAM policies."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.kms_key_administrators : can(regex("^arn:aws(-us-gov)?:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]+$", arn))])
+    error_message = "kms_key_administrators: IAM role or user ARNs (no wildcard)."
+  }
+}
+
+variable "databricks_workspace_id" {
+  description = "Numeric ID of the workspace the catalog is bound to (the number in the workspace URL, ?o=<id>); no other workspace of the metastore can reach the catalog."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{1,20}$", var.databricks_workspace_id))
+    error_message = "databricks_workspace_id: the workspace's numeric ID."
+  }
 }
 
 variable "tags" {

@@ -217,7 +217,8 @@ def test_catalog_names_match_the_bundle_and_the_databricks_env(tf):
     assert catalogs == {"dev": "nyc_lakehouse_dev", "prod": "nyc_lakehouse"}
     assert '"nyc_lakehouse"' in expression and '"nyc_lakehouse_${var.environment}"' in expression
     globals_ = (PROJECT_ROOT / "conf" / "databricks" / "globals.yml").read_text()
-    assert "${env:NYC_LAKEHOUSE_CATALOG, nyc_lakehouse}" in globals_
+    # without the bundle's variable (a laptop), the databricks env falls back to dev, never prod
+    assert "${env:NYC_LAKEHOUSE_CATALOG, nyc_lakehouse_dev}" in globals_
 
 
 def test_variables_and_outputs_are_documented(tf):
@@ -328,3 +329,71 @@ def test_grants_give_analysts_only_the_published_layers_and_writers_no_ownership
     writer_privileges = str(tf["locals"]["writer_privileges"])
     assert "MODIFY" in writer_privileges and "CREATE_TABLE" in writer_privileges
     assert "ALL_PRIVILEGES" not in writer_privileges and "MANAGE" not in writer_privileges
+
+
+# --- issue 33: least privilege on the key, the catalog and the secret scope -----------------
+def actions_of(statement: dict[str, Any], tf: dict[str, Any]) -> set[str]:
+    """A statement's actions, following one `local.<name>` reference."""
+    value = scalar(statement["actions"])
+    if isinstance(value, str) and value.startswith("${local."):
+        value = scalar(tf["locals"][value.removeprefix("${local.").removesuffix("}")])
+    return {value} if isinstance(value, str) else set(value)
+
+
+DATA_ACTIONS = {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom"}
+
+
+def test_the_key_policy_splits_administration_from_use(tf):
+    by_sid = {scalar(s["sid"]): s for s in statements(tf, "lakehouse_key")}
+    assert set(by_sid) == {"AdministratorsManageTheKey", "UnityCatalogRoleUsesTheKeyThroughS3"}
+    admin, use = (actions_of(by_sid[sid], tf) for sid in sorted(by_sid))
+    for actions in (admin, use):
+        assert not {a for a in actions if "*" in a}, actions  # no kms:*, no kms:Create*
+    assert "kms:PutKeyPolicy" in admin and "kms:ScheduleKeyDeletion" in admin
+    assert not admin & (DATA_ACTIONS | {"kms:CreateGrant", "kms:ReEncryptTo"}), admin & DATA_ACTIONS
+    assert DATA_ACTIONS <= use and not use & {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"}
+    user = by_sid["UnityCatalogRoleUsesTheKeyThroughS3"]
+    principals = json.dumps([block(p)["identifiers"] for p in user["principals"]])
+    assert "aws_iam_role.unity_catalog.arn" in principals and "root" not in principals
+    conditions = {scalar(block(c)["variable"]) for c in user["condition"]}
+    assert {"kms:ViaService", "kms:CallerAccount"} <= conditions
+
+
+def test_humans_only_read_prod_and_write_dev(tf):
+    """Prod is written by the job's service principal only; engineers read it."""
+    locals_ = tf["locals"]
+    writers = str(scalar(locals_["writers"]))
+    assert 'local.is_prod ? "" : var.data_engineers_group' in writers.replace("'", '"'), writers
+    assert "var.job_service_principal" in writers
+    readers = str(scalar(locals_["engineer_readers"])).replace("'", '"')
+    assert "local.is_prod ? var.data_engineers_group" in readers, readers
+    read_only = set(scalar(locals_["engineer_reader_privileges"]))
+    assert "SELECT" in read_only
+    assert not read_only & {"MODIFY", "CREATE_TABLE", "WRITE_VOLUME", "ALL_PRIVILEGES", "MANAGE"}
+    assert scalar(locals_["is_prod"]) == '${var.environment == "prod"}'
+    dynamic = tf["resource"]["databricks_grants"]["catalog"]["dynamic"]
+    for_each = {str(scalar(block(g["grant"])["for_each"])) for g in dynamic}
+    assert any("local.engineer_readers" in f for f in for_each), for_each
+
+
+def test_the_catalog_is_isolated_and_bound_to_its_workspace(tf):
+    catalog = tf["resource"]["databricks_catalog"]["lakehouse"]
+    assert scalar(catalog["isolation_mode"]) == "ISOLATED"
+    binding = tf["resource"]["databricks_workspace_binding"]["lakehouse"]
+    assert "databricks_catalog.lakehouse.name" in scalar(binding["securable_name"])
+    assert scalar(binding["securable_type"]) == "catalog"
+    assert scalar(binding["workspace_id"]) == "${var.databricks_workspace_id}"
+    assert "default" not in block(tf["variable"]["databricks_workspace_id"])
+
+
+def test_each_environment_has_its_own_secret_scope_named_as_the_bundle_reads_it(tf):
+    scope = tf["resource"]["databricks_secret_scope"]["app"]
+    assert scalar(scope["name"]) == "${var.name_prefix}-${var.environment}"
+    prefix = scalar(block(tf["variable"]["name_prefix"])["default"])
+    bundle = yaml.safe_load((PROJECT_ROOT / "databricks.yml").read_text())
+    for target in ("dev", "prod"):
+        assert bundle["targets"][target]["variables"]["secret_scope"] == f"{prefix}-{target}"
+    acls = tf["resource"]["databricks_secret_acl"]
+    assert {scalar(a["permission"]) for a in acls.values()} == {"READ"}
+    engineers = acls["engineers_read_the_dev_token"]
+    assert "local.is_prod" in str(scalar(engineers["count"]))
