@@ -41,7 +41,8 @@ def test_ml_features_feeds_forecasting(silver_requests, data_root: Path, tmp_pat
         "forecasting": {
             "horizon": 7,
             "backtest": {"n_windows": 2, "step": 7},
-            "mlflow": {"enabled": False},
+            # the forecasts table is scored by the registered champion: MLflow stays on
+            "mlflow": {"registered_model_name": "ml_features_test_forecaster"},
             "models": {
                 name: {"enabled": False}
                 for name in (
