@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from nyc_lakehouse.chart_text import escape_label
+
 HISTORY_COLOR = "#1f2937"
 BACKTEST_COLOR = "#d97706"
 FORECAST_COLOR = "#2563eb"
@@ -46,6 +48,7 @@ def forecast_figure(
         visible = position == 0
         history = panel[panel["unique_id"] == unique_id].sort_values("ds").tail(history_days)
         champion = champions.get(unique_id)
+        shown = escape_label(champion)  # series ids and names are data: plain text in plotly
         past = backtest[(backtest["unique_id"] == unique_id) & (backtest["model"] == champion)]
         past = past[past["ds"] >= history["ds"].min()].sort_values("ds")
         future = forecasts[forecasts["unique_id"] == unique_id].sort_values("ds")
@@ -62,7 +65,7 @@ def forecast_figure(
             go.Scatter(
                 x=past["ds"],
                 y=past["y_hat"],
-                name=f"backtest ({champion})",
+                name=f"backtest ({shown})",
                 mode="lines",
                 line={"color": BACKTEST_COLOR, "dash": "dot"},
                 connectgaps=False,
@@ -83,7 +86,7 @@ def forecast_figure(
             go.Scatter(
                 x=future["ds"],
                 y=future["y_hat"],
-                name=f"forecast ({champion})",
+                name=f"forecast ({shown})",
                 line={"color": FORECAST_COLOR, "width": 2},
                 visible=visible,
             )
@@ -96,17 +99,14 @@ def forecast_figure(
         ] * traces_per_series
         buttons.append(
             {
-                "label": unique_id,
+                "label": escape_label(unique_id),
                 "method": "update",
-                "args": [
-                    {"visible": mask},
-                    {"title": f"Daily volume: {unique_id} (champion: {champions.get(unique_id)})"},
-                ],
+                "args": [{"visible": mask}, {"title": _title(unique_id, champions)}],
             }
         )
     first = ids[0] if ids else ""
     figure.update_layout(
-        title=f"Daily volume: {first} (champion: {champions.get(first)})",
+        title=_title(first, champions),
         xaxis_title="day",
         yaxis_title="requests per day",
         hovermode="x unified",
@@ -117,3 +117,8 @@ def forecast_figure(
         legend={"orientation": "h", "y": -0.2},
     )
     return figure
+
+
+def _title(unique_id: str, champions: pd.Series) -> str:
+    champion = escape_label(champions.get(unique_id))
+    return f"Daily volume: {escape_label(unique_id)} (champion: {champion})"

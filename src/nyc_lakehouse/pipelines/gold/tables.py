@@ -798,6 +798,128 @@ _register(
 )
 
 
+# The machine-learning model's feature rows, built (pandas) by the forecasting pipeline with
+# nyc_lakehouse.pipelines.ml_features.features.forecast_features; its tests run on DuckDB
+# (forecasting/quality.py), so their SQL is DuckDB's; {horizon} is `forecasting.horizon`.
+_FEATURES = "volume_forecasting_features"
+_register(
+    TableSpec(
+        name=_FEATURES,
+        pipeline="forecasting",
+        grain=(
+            "One row per series, target day and horizon step (1 .. forecasting.horizon): the "
+            "rows the gradient-boosting model trains on (target observed) and forecasts from "
+            "(origin = the series' last day, no y yet)."
+        ),
+        columns={
+            "unique_id": "The series (as in `ml.daily_volume_panel`).",
+            "forecast_origin": "The last day the row's history features may read (target day - horizon_step).",
+            "ds": "The target day.",
+            "horizon_step": "Days from the origin to the target day, 1 .. `forecasting.horizon`; also a feature.",
+            "y": "The target day's requests; null on the forecast rows (after the last observed day).",
+            "scale": "Mean of the 28 days up to the origin, at least 1: history features are divided by it and the model predicts y / scale.",
+            "sn_scale": "Mean |y - y 7 days earlier| over the year up to the origin: the series' noise, which scales the conformal intervals.",
+            "log_level": "log(1 + the 28-day mean at the origin).",
+            "last": "The origin's value / scale.",
+            "mean_7": "Mean of the 7 days up to the origin / scale.",
+            "mean_91": "Mean of the 91 days up to the origin / scale; null with less history.",
+            "std_28": "Population standard deviation of the 28 days up to the origin / scale.",
+            "same_dow_1": "The target's weekday, as recent as the origin allows (7 x ceil(step / 7) days before the target) / scale.",
+            "same_dow_2": "The same weekday a week earlier / scale.",
+            "same_dow_mean_4": "Mean of four such weekdays / scale.",
+            "last_year": "The target day 364 days earlier / the 28-day level at the origin a year earlier.",
+            "last_year_week": "The week around that day, same scale; null without a year of history.",
+            "lag_is_holiday": "same_dow_1's day was a holiday.",
+            "lag_is_holiday_adjacent": "same_dow_1's day was next to a holiday.",
+            "day_of_week": "Target day: 1 = Monday ... 7 = Sunday.",
+            "day_of_year": "Target day: day of the year 1-366.",
+            "month": "Target day: month 1-12.",
+            "is_weekend": "Target day: Saturday or Sunday.",
+            "is_holiday": "Target day: US federal or New York State holiday (`holidays` package; the observed day counts).",
+            "is_holiday_adjacent": "Target day: the day before or after a holiday.",
+            "holiday_code": "Target day: a stable code of the holiday's name, 0 on ordinary days.",
+            "days_to_next_holiday": "Target day: days until the next holiday (capped at 30).",
+            "days_since_previous_holiday": "Target day: days since the previous holiday (capped at 30).",
+            "is_observed_holiday": "Target day: the weekday a weekend holiday is observed on.",
+            "is_day_after_thanksgiving": "Target day: the Friday after Thanksgiving.",
+            "is_year_end_break": "Target day: 24 December to 1 January.",
+            "is_dst_change": "Target day: the clocks change (America/New_York by default).",
+            "shift_<name>": "Target day: 1 from the start of each `forecasting.calendar.level_shifts` (COVID, 2020-03-16), else 0.",
+        },
+        tests=(
+            DataTest(
+                f"{_FEATURES}__key__unique",
+                _FEATURES,
+                "sql",
+                sql=(
+                    f"SELECT unique_id, ds, horizon_step FROM {_FEATURES} "
+                    "GROUP BY unique_id, ds, horizon_step HAVING count(*) > 1"
+                ),
+            ),
+            *(
+                DataTest(f"{_FEATURES}__{c}__not_null", _FEATURES, "not_null", column=c)
+                for c in ("unique_id", "forecast_origin", "ds", "horizon_step", "scale")
+            ),
+            DataTest(
+                f"{_FEATURES}__horizon_step__between_1_and_horizon",
+                _FEATURES,
+                "expression",
+                expression="horizon_step BETWEEN 1 AND {horizon}",
+            ),
+            DataTest(
+                f"{_FEATURES}__origin_is_target_minus_step",
+                _FEATURES,
+                "expression",
+                expression="datediff('day', forecast_origin, ds) = horizon_step",
+            ),
+            DataTest(
+                f"{_FEATURES}__scale__at_least_1", _FEATURES, "range", column="scale", min_value=1
+            ),
+            DataTest(
+                f"{_FEATURES}__sn_scale__positive",
+                _FEATURES,
+                "range",
+                column="sn_scale",
+                min_value=0.000001,
+            ),
+            DataTest(
+                f"{_FEATURES}__forecast_rows_only_after_the_last_day",
+                _FEATURES,
+                "sql",
+                sql=(
+                    f"SELECT * FROM {_FEATURES} AS f WHERE f.y IS NULL AND f.ds <= "
+                    f"(SELECT max(g.ds) FROM {_FEATURES} AS g "
+                    "WHERE g.unique_id = f.unique_id AND g.y IS NOT NULL)"
+                ),
+            ),
+            DataTest(
+                f"{_FEATURES}__every_series_has_a_full_horizon_to_forecast",
+                _FEATURES,
+                "sql",
+                sql=(
+                    f"SELECT unique_id FROM {_FEATURES} GROUP BY unique_id "
+                    "HAVING count(*) FILTER (WHERE y IS NULL) <> {horizon}"
+                ),
+            ),
+            DataTest(
+                f"{_FEATURES}__calendar_in_range",
+                _FEATURES,
+                "expression",
+                expression="day_of_week BETWEEN 1 AND 7 AND month BETWEEN 1 AND 12 AND holiday_code >= 0",
+            ),
+            DataTest(
+                f"{_FEATURES}__y__not_negative",
+                _FEATURES,
+                "range",
+                column="y",
+                min_value=0,
+                severity="warn",
+            ),
+        ),
+    )
+)
+
+
 def columns_of(table: str) -> list[str]:
     """The documented columns of ``table``, in order: nodes select exactly these."""
     return list(TABLES[table].columns)

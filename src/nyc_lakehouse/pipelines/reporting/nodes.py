@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from nyc_lakehouse.chart_text import escape_label, escape_labels
 from nyc_lakehouse.pipelines.reporting.data_health import data_health_node_html
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,8 @@ def agency_filter(trace_agencies: Sequence[str], agencies: Sequence[str]) -> lis
 
 def nyc911_monthly_incidents_chart(monthly: Any, columns: Mapping[str, str]) -> go.Figure:
     """Monthly 911 incidents (sum of ``# of Incidents Calculated``), one line per agency."""
-    frame = select_columns(monthly, columns, "agg_911_monthly_agency").sort_values("month")
+    frame = escape_labels(select_columns(monthly, columns, "agg_911_monthly_agency"), "agency")
+    frame = frame.sort_values("month")
     agencies = sorted(frame["agency"].dropna().unique())
     fig = go.Figure()
     for i, agency in enumerate(agencies):
@@ -127,7 +129,8 @@ def nyc911_monthly_incidents_chart(monthly: Any, columns: Mapping[str, str]) -> 
 
 def nyc911_pickup_trend_chart(monthly: Any, columns: Mapping[str, str]) -> go.Figure:
     """Average call-to-first-pickup seconds per month and agency, with each agency's SLA target."""
-    frame = select_columns(monthly, columns, "agg_911_monthly_agency").sort_values("month")
+    frame = escape_labels(select_columns(monthly, columns, "agg_911_monthly_agency"), "agency")
+    frame = frame.sort_values("month")
     agencies = sorted(frame["agency"].dropna().unique())
     fig = go.Figure()
     trace_agencies: list[str | None] = []
@@ -196,7 +199,7 @@ def nyc911_kpi_tiles(kpi: Any, columns: Mapping[str, str]) -> go.Figure:
     labels = {"ALL": ALL_AGENCIES}
     buttons = [
         {
-            "label": labels.get(scope, scope),
+            "label": labels.get(scope, escape_label(scope)),
             "method": "update",
             "args": [{"visible": [s == scope for s in scopes]}],
         }
@@ -251,7 +254,9 @@ def nyc311_top_complaint_types_chart(
     complaints: Any, columns: Mapping[str, str], top_n: int = 15
 ) -> go.Figure:
     """The ``top_n`` complaint types by volume over every month, largest on top."""
-    frame = select_columns(complaints, columns, "agg_complaint_type_metrics")
+    frame = escape_labels(
+        select_columns(complaints, columns, "agg_complaint_type_metrics"), "complaint_type"
+    )
     totals = frame.groupby("complaint_type", as_index=False)["requests"].sum()
     top = totals.nlargest(top_n, "requests").sort_values("requests")
     fig = go.Figure(
@@ -271,7 +276,7 @@ def nyc311_top_complaint_types_chart(
 
 def nyc311_volume_by_borough_chart(locations: Any, columns: Mapping[str, str]) -> go.Figure:
     """311 requests per borough (the location aggregate summed to borough, over every month)."""
-    frame = select_columns(locations, columns, "agg_location_metrics")
+    frame = escape_labels(select_columns(locations, columns, "agg_location_metrics"), "borough")
     by_borough = (
         frame.assign(borough=frame["borough"].fillna("UNSPECIFIED"))
         .groupby("borough", as_index=False)["requests"]
@@ -294,7 +299,8 @@ def nyc311_resolution_by_agency_chart(
 ) -> go.Figure:
     """Median resolution hours per month of the ``top_n`` busiest agencies (dotted: their 90th
     percentile), with an agency filter like the 911 charts'."""
-    frame = select_columns(agencies, columns, "agg_agency_metrics").sort_values("month")
+    frame = escape_labels(select_columns(agencies, columns, "agg_agency_metrics"), "agency")
+    frame = frame.sort_values("month")
     totals = frame.groupby("agency")["requests"].sum()
     busiest = sorted(totals.nlargest(top_n).index)
     fig = go.Figure()
@@ -383,12 +389,12 @@ def volume_forecast_chart(
         go.Scatter(
             x=part[columns["date"]],
             y=part[columns["value"]],
-            name=f"Forecast ({model})" if model else "Forecast",
+            name=f"Forecast ({escape_label(model)})" if model else "Forecast",
             mode="lines",
             line={"color": "#08519c", "width": 2},
         )
     )
-    return _layout(fig, f"311 daily volume forecast: {chosen}", "Requests")
+    return _layout(fig, f"311 daily volume forecast: {escape_label(chosen)}", "Requests")
 
 
 def recent_actuals(daily_volume: go.Figure, days: int) -> pd.Series:
