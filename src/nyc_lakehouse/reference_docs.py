@@ -54,7 +54,7 @@ _SEVERITY_EFFECTS = {
     "error": "A failing test fails the run, after every result is written.",
     "warn": "A failing test is recorded and logged; the run goes on.",
 }
-_DATA_TEST_PIPELINES = ("gold", "analytics")
+_DATA_TEST_PIPELINES = ("gold", "analytics", "forecasting")
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def all_tables() -> list[tuple[str, str, list[TableDoc]]]:
         (
             "ML",
             "The daily volume panel, its feature table and the forecasts.",
-            pick(lambda d: d.schema == "ml" or d.pipeline == "ml_features"),
+            pick(lambda d: d.schema == "ml" or d.pipeline in ("ml_features", "forecasting")),
         ),
         (
             "Monitoring",
@@ -447,7 +447,9 @@ def render_quality_rules(parameters: Mapping[str, Any]) -> str:
     """``docs/quality-rules.md``: every row rule and every data test."""
     sets = rule_sets(parameters)
     config = parameters.get("gold", {}).get("data_tests", {}) or {}
-    placeholders = config.get("placeholders") or {}
+    # {horizon} of the forecasting feature table's tests is the forecasting horizon.
+    horizon = (parameters.get("forecasting", {}) or {}).get("horizon")
+    placeholders = {"horizon": horizon, **(config.get("placeholders") or {})}
     tests = effective_data_tests(parameters)
     by_table: dict[str, list[DataTest]] = {}
     for test in tests:

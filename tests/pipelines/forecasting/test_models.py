@@ -81,9 +81,10 @@ def test_gradient_boosting_ignores_values_after_the_origin(tiny_panel, make_para
     cutoff = tiny_panel["ds"].max() - pd.Timedelta(days=7)
     train = tiny_panel[tiny_panel["ds"] <= cutoff]
     first = models.build_forecaster("HistGradientBoosting", params).fit(train, 7)
-    rows = first._rows(train, 7, future=False)
-    # every training row's target day is after its features' origin
-    assert (rows["t"] - rows["step"] >= 0).all()
+    rows = first.feature_rows(train, 7)
+    # every row's target day is after its features' origin
+    assert ((rows["ds"] - rows["forecast_origin"]).dt.days == rows["horizon_step"]).all()
+    assert (rows["horizon_step"] >= 1).all()
     forecast_a = first.predict(7, LEVELS)
     poisoned = tiny_panel.copy()
     poisoned.loc[poisoned["ds"] > cutoff, "y"] = 1e9
@@ -91,6 +92,33 @@ def test_gradient_boosting_ignores_values_after_the_origin(tiny_panel, make_para
         poisoned[poisoned["ds"] <= cutoff], 7
     )
     pd.testing.assert_frame_equal(forecast_a, second.predict(7, LEVELS))
+
+
+def test_a_backtest_window_sliced_from_the_full_table_is_the_truncated_panel_s(
+    tiny_panel, make_params
+):
+    """The gold table holds rows up to the last day; a window ending earlier slices it, and
+    must forecast exactly as if the features had been computed on the truncated panel only
+    (values after the cutoff, poisoned here, are in the table but never used)."""
+    params = make_params(("HistGradientBoosting",))
+    cutoff = tiny_panel["ds"].max() - pd.Timedelta(days=10)
+    poisoned = tiny_panel.copy()
+    poisoned.loc[poisoned["ds"] > cutoff, "y"] = 1e9
+    full_table = models.build_forecaster("HistGradientBoosting", params).feature_rows(poisoned, 7)
+    assert full_table["ds"].max() > cutoff + pd.Timedelta(days=7)
+    train = tiny_panel[tiny_panel["ds"] <= cutoff]
+    sliced = models.build_forecaster("HistGradientBoosting", params).fit(train, 7, full_table)
+    own = models.build_forecaster("HistGradientBoosting", params).fit(train, 7)
+    pd.testing.assert_frame_equal(sliced.predict(7, LEVELS), own.predict(7, LEVELS))
+    assert sliced.predict(7, LEVELS)["y_hat"].max() < 1e6
+
+
+def test_gradient_boosting_refuses_a_table_built_for_a_shorter_horizon(tiny_panel, make_params):
+    params = make_params(("HistGradientBoosting",))
+    forecaster = models.build_forecaster("HistGradientBoosting", params)
+    table = forecaster.feature_rows(tiny_panel, 3)
+    with pytest.raises(ValueError, match="forecasting.horizon"):
+        forecaster.fit(tiny_panel, 7, table)
 
 
 def test_ensemble_is_the_median_of_members():

@@ -1,8 +1,9 @@
-"""The gradient-boosting features of a training row never see that row's own target.
+"""The feature rows (``gold.volume_forecasting_features``) never see their own target.
 
 The other leakage test poisons days after the training cutoff; a feature read at the target day
 instead of the origin would still pass it, because the poisoned days are never targets. Here one
 target *inside* the training rows changes, and no feature of a row predicting that day may move.
+Rows are built by the one function that builds the gold table and the forecast rows.
 """
 
 from __future__ import annotations
@@ -10,14 +11,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nyc_lakehouse.pipelines.forecasting import models
+from nyc_lakehouse.pipelines.ml_features.features import feature_columns
 
 HORIZON = 7
 
 
 def _feature_rows(panel: pd.DataFrame, params: dict) -> pd.DataFrame:
+    from nyc_lakehouse.pipelines.forecasting import models
+
     forecaster = models.build_forecaster("HistGradientBoosting", params)
-    return forecaster._rows(panel, HORIZON, future=False)
+    rows = forecaster.feature_rows(panel, HORIZON)
+    rows = rows[rows["y"].notna()].reset_index(drop=True)
+    first = panel["ds"].min()
+    return rows.assign(
+        t=(rows["ds"] - first).dt.days,
+        step=rows["horizon_step"],
+        target=rows["y"] / rows["scale"],
+    )
+
+
+def _features(rows: pd.DataFrame) -> list[str]:
+    """The model's inputs (not the test's own t / step / target helpers)."""
+    return [c for c in feature_columns(rows) if c not in {"t", "step", "target"}]
 
 
 def test_changing_one_training_target_moves_no_feature_of_its_rows(tiny_panel, make_params):
@@ -34,7 +49,7 @@ def test_changing_one_training_target_moves_no_feature_of_its_rows(tiny_panel, m
 
     before = _feature_rows(tiny_panel, params)
     after = _feature_rows(changed, params)
-    features = [*models.GradientBoostingForecaster._feature_names(before), "scale"]
+    features = [*_features(before), "scale", "sn_scale"]
     assert {"last", "mean_7", "same_dow_1", "last_year", "log_level"} <= set(features)
 
     def rows_for_target(rows: pd.DataFrame) -> pd.DataFrame:
@@ -68,7 +83,7 @@ def test_a_target_changes_features_only_of_later_origins(tiny_panel, make_params
     assert before.loc[at_origin, "last"].item() != after.loc[at_origin, "last"].item()
     # rows whose origin is before the changed day (and other series) are untouched
     untouched = (~mine | (origin < target_index)).to_numpy()
-    features = models.GradientBoostingForecaster._feature_names(before)
+    features = [*_features(before), "scale", "sn_scale"]
     pd.testing.assert_frame_equal(
         before.loc[untouched, features].reset_index(drop=True),
         after.loc[untouched, features].reset_index(drop=True),

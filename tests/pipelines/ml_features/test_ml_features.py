@@ -1,4 +1,4 @@
-"""ml_features on a real Sail session: the daily panel and the feature table."""
+"""ml_features on a real Sail session: the daily panel from gold; the calendar knowledge."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ import pandas as pd
 import pytest
 
 from nyc_lakehouse.pipelines.ml_features import nodes
+from nyc_lakehouse.pipelines.ml_features.calendar import calendar_features, level_shift_features
 
 PARAMS = {
     "top_n_complaint_types": 2,
     "boroughs": ["BROOKLYN", "QUEENS"],
     "drop_last_days": 1,
     "start_date": None,
-    "lags": [1, 7],
-    "rolling_windows": [3],
-    "calendar": {"country": "US", "subdivision": "NY"},
 }
 
 
@@ -69,23 +67,61 @@ def test_panel_with_nothing_left_after_dropping_the_last_day_fails_clearly(spark
         nodes.daily_volume_panel(requests, PARAMS)
 
 
-def test_features_use_past_values_only(spark):
-    days = pd.date_range("2024-06-25", "2024-07-08", freq="D")
-    values = [float(i) for i in range(len(days))]
-    panel = spark.createDataFrame(pd.DataFrame({"unique_id": "s", "ds": days.date, "y": values}))
-    features = nodes.volume_forecasting_features(panel, PARAMS).toPandas().set_index("ds")
-    july4 = features.loc[dt.date(2024, 7, 4)]
-    y = july4["y"]
-    assert july4["lag_1"] == y - 1
-    assert july4["lag_7"] == y - 7
-    assert july4["rolling_mean_3"] == pytest.approx(y - 2)  # mean of y-3, y-2, y-1: not y
-    assert july4["rolling_std_3"] == pytest.approx(1.0)
-    assert bool(july4["is_holiday"]) and july4["holiday_name"] == "Independence Day"
-    assert july4["day_of_week"] == 4  # Thursday, 1 = Monday
-    assert july4["trend"] == 9
-    first = features.loc[dt.date(2024, 6, 25)]
-    assert pd.isna(first["lag_1"]) and pd.isna(first["rolling_mean_3"])
-    assert pd.isna(features.loc[dt.date(2024, 6, 27), "rolling_mean_3"])  # only 2 past days
-    assert features.loc[dt.date(2024, 7, 3), "days_to_next_holiday"] == 1
-    assert features.loc[dt.date(2024, 7, 6), "days_since_previous_holiday"] == 2
-    assert len(features) == len(days)
+def test_the_panel_is_built_from_the_gold_star_schema(spark, requests):
+    """fact_311 joined to dim_location (borough) and dim_complaint_type: the same panel."""
+    frame = requests.toPandas()
+    boroughs = sorted(frame["borough"].unique())
+    types = sorted(frame["complaint_type"].unique())
+    fact = frame.assign(
+        location_key=frame["borough"].map(boroughs.index).astype("int64") + 100,
+        complaint_type_key=frame["complaint_type"].map(types.index).astype("int64") + 500,
+    )[["created_date_only", "location_key", "complaint_type_key"]]
+    locations = pd.DataFrame(
+        {"location_key": [i + 100 for i in range(len(boroughs))], "borough": boroughs}
+    )
+    complaint_types = pd.DataFrame(
+        {"complaint_type_key": [i + 500 for i in range(len(types))], "complaint_type": types}
+    )
+    from_gold = nodes.daily_volume_panel_from_gold(
+        spark.createDataFrame(fact),
+        spark.createDataFrame(locations),
+        spark.createDataFrame(complaint_types),
+        PARAMS,
+    ).toPandas()
+    expected = nodes.daily_volume_panel(requests, PARAMS).toPandas()
+    key = ["unique_id", "ds"]
+    pd.testing.assert_frame_equal(
+        from_gold.sort_values(key).reset_index(drop=True),
+        expected.sort_values(key).reset_index(drop=True),
+    )
+    assert from_gold["y"].sum() == 11 + (4 + 3) + (7 + 3)
+
+
+def test_calendar_knows_observed_holidays_special_days_and_clock_changes():
+    days = pd.date_range("2021-11-20", "2022-01-03", freq="D")
+    cal = calendar_features(days).set_index("ds")
+    assert cal.loc["2021-11-25", "holiday_name"] == "Thanksgiving Day"
+    assert cal.loc["2021-11-26", "is_day_after_thanksgiving"]
+    assert cal["is_day_after_thanksgiving"].sum() == 1
+    # Christmas 2021 fell on a Saturday: observed on Friday 24 December
+    assert cal.loc["2021-12-24", "is_observed_holiday"] and cal.loc["2021-12-24", "is_holiday"]
+    assert not cal.loc["2021-12-25", "is_observed_holiday"]
+    assert cal.loc["2021-12-24":"2022-01-01", "is_year_end_break"].all()
+    assert cal["is_year_end_break"].sum() == 9
+    assert not cal["is_dst_change"].any()
+    codes = cal.loc[cal["is_holiday"], "holiday_code"]
+    assert (codes > 0).all() and (cal.loc[~cal["is_holiday"], "holiday_code"] == 0).all()
+    assert cal.loc["2021-12-24", "holiday_code"] == cal.loc["2021-12-25", "holiday_code"]
+    # the Sundays the clocks change in New York, not in a zone without daylight saving
+    spring = pd.date_range("2024-03-09", "2024-03-11", freq="D")
+    assert calendar_features(spring)["is_dst_change"].tolist() == [False, True, False]
+    assert not calendar_features(spring, timezone="UTC")["is_dst_change"].any()
+
+
+def test_level_shift_columns_switch_on_at_their_start():
+    shifts = [{"name": "covid", "start": "2020-03-16"}, {"name": "x", "start": "2020-01-01",
+              "end": "2020-03-15"}]  # fmt: skip
+    out = level_shift_features(["2020-03-15", "2020-03-16", "2021-01-01"], shifts)
+    assert out["shift_covid"].tolist() == [0, 1, 1]
+    assert out["shift_x"].tolist() == [1, 0, 0]
+    assert level_shift_features(["2020-03-15"], None).columns.tolist() == []

@@ -1,4 +1,7 @@
-"""ml_features then forecasting through Kedro (base conf): Delta written by Sail, read as pandas."""
+"""ml_features then forecasting through Kedro (base conf): gold -> panel -> features -> models.
+
+Delta written by Sail, read as pandas; the feature table is the one the model trained on.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def silver_requests(spark, data_root: Path) -> int:
-    """A silver-shaped table: 120 days of requests in two boroughs and three complaint types."""
+def gold_requests(spark, data_root: Path) -> int:
+    """Gold-shaped tables (fact_311 and the two dimensions the panel reads): 120 days of
+    requests in two boroughs and three complaint types."""
     rng = np.random.default_rng(0)
     days = pd.date_range("2024-01-01", periods=120, freq="D")
     rows = []
@@ -27,12 +31,25 @@ def silver_requests(spark, data_root: Path) -> int:
             rows += [(day.date(), borough, complaint)] * n
     frame = pd.DataFrame(rows, columns=["created_date_only", "borough", "complaint_type"])
     frame.insert(0, "unique_key", np.arange(len(frame), dtype="int64"))
-    path = data_root / "silver" / "nyc311_service_requests"
-    spark.createDataFrame(frame).write.format("delta").mode("overwrite").save(str(path))
+    boroughs, types = ["BROOKLYN", "QUEENS"], ["Heat", "Noise", "Rodent"]
+    frame["location_key"] = frame["borough"].map(boroughs.index).astype("int64")
+    frame["complaint_type_key"] = frame["complaint_type"].map(types.index).astype("int64") + 10
+    tables = {
+        "fact_311": frame[
+            ["unique_key", "created_date_only", "location_key", "complaint_type_key"]
+        ],
+        "dim_location": pd.DataFrame({"location_key": [0, 1], "borough": boroughs}),
+        "dim_complaint_type": pd.DataFrame(
+            {"complaint_type_key": [10, 11, 12], "complaint_type": types}
+        ),
+    }
+    for name, table in tables.items():
+        path = data_root / "gold" / name
+        spark.createDataFrame(table).write.format("delta").mode("overwrite").save(str(path))
     return len(frame)
 
 
-def test_ml_features_feeds_forecasting(silver_requests, data_root: Path, tmp_path, monkeypatch):
+def test_ml_features_feeds_forecasting(gold_requests, data_root: Path, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("NYC_LAKEHOUSE_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
     bootstrap_project(PROJECT_ROOT)
@@ -50,7 +67,6 @@ def test_ml_features_feeds_forecasting(silver_requests, data_root: Path, tmp_pat
                     "AutoTheta",
                     "AutoARIMA",
                     "MSTL",
-                    "HistGradientBoosting",
                     "Ensemble",
                 )
             },
@@ -80,16 +96,23 @@ def test_ml_features_feeds_forecasting(silver_requests, data_root: Path, tmp_pat
     assert panel.groupby("unique_id").size().eq(119).all()  # the last (partial) day dropped
     assert panel.loc[panel["unique_id"] == "borough:BRONX", "y"].eq(0).all()
     features = DeltaTable(str(data_root / "gold" / "volume_forecasting_features")).to_pandas()
-    assert len(features) == len(panel)
-    # every feature the issue names, with the shipped defaults (lags 1/7/14/28/364, 7/28 windows)
-    shipped = {f"lag_{n}" for n in (1, 7, 14, 28, 364)} | {
-        f"rolling_{stat}_{n}" for stat in ("mean", "std") for n in (7, 28)
-    }
-    calendar = {"day_of_week", "month", "quarter", "is_holiday", "days_to_next_holiday"}
-    assert shipped | calendar | {"days_since_previous_holiday", "trend"} <= set(features)
+    # one row per series, target day and step 1..7 from every origin with 28 days of history,
+    # plus the 7 forecast rows of each series
+    per_series = sum(119 - 28 - k + 1 for k in range(1, 8)) + 7
+    assert len(features) == 8 * per_series
+    assert features.groupby("unique_id").size().eq(per_series).all()
+    assert {"same_dow_1", "last_year", "is_day_after_thanksgiving", "shift_covid"} <= set(features)
+    future = features[features["y"].isna()]
+    assert (pd.to_datetime(future["forecast_origin"]) == pd.Timestamp(panel["ds"].max())).all()
+    # the feature table's data tests ran and were appended to the gold test results
+    results = DeltaTable(str(data_root / "monitoring" / "gold_test_results")).to_pandas()
+    mine = results[results["table_name"] == "volume_forecasting_features"]
+    assert len(mine) >= 10 and set(mine["status"]) == {"pass"}
 
     forecasts = DeltaTable(str(data_root / "ml" / "volume_forecasts")).to_pandas()
     assert len(forecasts) == 8 * 7
+    board = DeltaTable(str(data_root / "ml" / "forecast_backtest_metrics")).to_pandas()
+    assert "HistGradientBoosting" in set(board["model"])  # trained on the gold feature rows
     assert pd.to_datetime(forecasts["ds"]).min() == pd.Timestamp(panel["ds"].max()) + pd.Timedelta(
         days=1
     )

@@ -35,11 +35,15 @@ def backtest_cutoffs(
     ]
 
 
-def run_backtest(panel: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
+def run_backtest(
+    panel: pd.DataFrame, params: Mapping[str, Any], features: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Forecast every window with every enabled model; rows joined with the actual ``y``.
 
     Columns: ``cutoff, unique_id, ds, model, y_hat, y_hat_lo_*, y_hat_hi_*, y``. A series is
     left out of a window if it has fewer than ``backtest.min_train_days`` days before the cutoff.
+    ``features`` (``gold.volume_forecasting_features``) is sliced per window by the
+    machine-learning model: its rows only read values up to their origin.
     """
     horizon = int(params["horizon"])
     config = params.get("backtest", {}) or {}
@@ -65,7 +69,7 @@ def run_backtest(panel: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame
             cutoff.date(),
             train["unique_id"].nunique(),
         )
-        window = forecast_all(train, params)
+        window = forecast_all(train, params, features=features)
         window.insert(0, "cutoff", cutoff)
         frames.append(window)
         logger.info(

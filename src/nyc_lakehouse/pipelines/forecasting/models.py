@@ -28,11 +28,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nyc_lakehouse.pipelines.ml_features.calendar import calendar_features
+from nyc_lakehouse.pipelines.ml_features.calendar import calendar_features, level_shift_features
+from nyc_lakehouse.pipelines.ml_features.features import (
+    CATEGORICAL,
+    LEVEL_DAYS,
+    feature_columns,
+    forecast_features,
+)
 
 logger = logging.getLogger(__name__)
 
 STATISTICAL_MODELS = ("SeasonalNaive", "AutoETS", "AutoTheta", "AutoARIMA", "MSTL")
+# statsforecast models that use exogenous regressors (X_df); MSTL through an AutoARIMA trend.
+EXOGENOUS_MODELS = ("AutoARIMA", "MSTL")
 SKLEARN_MODEL = "HistGradientBoosting"
 ENSEMBLE_MODEL = "Ensemble"
 ALL_MODELS = (*STATISTICAL_MODELS, SKLEARN_MODEL, ENSEMBLE_MODEL)
@@ -118,7 +126,12 @@ class StatsForecaster:
     """
 
     def __init__(
-        self, name: str, settings: Mapping[str, Any], season_length: int = 7, n_jobs: int = 1
+        self,
+        name: str,
+        settings: Mapping[str, Any],
+        season_length: int = 7,
+        n_jobs: int = 1,
+        calendar: Mapping[str, Any] | None = None,
     ) -> None:
         if name not in STATISTICAL_MODELS:
             raise ValueError(f"Unknown statistical model {name!r}: expected {STATISTICAL_MODELS}")
@@ -126,7 +139,13 @@ class StatsForecaster:
         self.settings = dict(settings or {})
         self.season_length = int(season_length)
         self.n_jobs = int(n_jobs)
+        self.calendar = dict(calendar or {})
+        exogenous = self.settings.get("exogenous") or []
+        if exogenous and name not in EXOGENOUS_MODELS:
+            raise ValueError(f"{name} takes no exogenous regressors (only {EXOGENOUS_MODELS})")
+        self.exogenous = [str(c) for c in exogenous]
         self._fitted: Any = None
+        self._future_x: pd.DataFrame | None = None
 
     def _model(self) -> Any:
         from statsforecast import models as sf
@@ -150,9 +169,43 @@ class StatsForecaster:
                 alias=self.name,
             )
         seasons = [int(x) for x in s.get("season_lengths", [m, 365])]
-        return sf.MSTL(
-            season_length=seasons, trend_forecaster=sf.AutoETS(model="ZZN"), alias=self.name
+        # The seasonal parts are removed first; the trend model sees the regressors (an ETS
+        # trend cannot take them, a non-seasonal ARIMA can).
+        trend = (
+            sf.AutoARIMA(season_length=1, max_p=2, max_q=2, approximation=True)
+            if self.exogenous
+            else sf.AutoETS(model="ZZN")
         )
+        return sf.MSTL(season_length=seasons, trend_forecaster=trend, alias=self.name)
+
+    def _regressors(
+        self, train: pd.DataFrame, horizon: int
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """``train`` with the configured calendar regressors, and their values on the next
+        ``horizon`` days (``X_df``). A regressor constant over the training days is left out:
+        its coefficient cannot be estimated (a singular fit would fall back to SeasonalNaive)."""
+        if not self.exogenous:
+            return train, None
+        future = future_dates(train, horizon).drop(columns="step")
+        days = pd.concat([train["ds"], future["ds"]]).drop_duplicates()
+        cal = calendar_features(
+            days,
+            country=self.calendar.get("country", "US"),
+            subdivision=self.calendar.get("subdivision", "NY"),
+        )
+        shifts = level_shift_features(cal["ds"], self.calendar.get("level_shifts"))
+        cal = pd.concat([cal, shifts], axis=1).set_index("ds")
+        unknown = sorted(set(self.exogenous) - set(cal.columns))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown exogenous regressor(s) {unknown}")
+        values = cal[self.exogenous].astype(float)
+        in_train = values.loc[train["ds"].unique()]
+        used = [c for c in self.exogenous if in_train[c].nunique() > 1]
+        x_train = values[used].reindex(train["ds"]).to_numpy()
+        x_future = values[used].reindex(future["ds"]).to_numpy()
+        train = train[["unique_id", "ds", "y"]].assign(**dict(zip(used, x_train.T, strict=True)))
+        future = future.assign(**dict(zip(used, x_future.T, strict=True)))
+        return train, future
 
     def eligible(self, panel: pd.DataFrame) -> pd.DataFrame:
         """The part of ``panel`` this model trains on (recent window, long-enough series)."""
@@ -202,31 +255,40 @@ class StatsForecaster:
         train = self.eligible(panel)
         if train.empty:
             return pd.DataFrame(columns=forecast_columns(levels))
+        train, future_x = self._regressors(train, horizon)
         with quiet_model_search():
-            raw = self._statsforecast().forecast(df=train, h=horizon, level=list(levels))
+            raw = self._statsforecast().forecast(
+                df=train, h=horizon, X_df=future_x, level=list(levels)
+            )
         return self._to_long(raw, levels)
 
     def fit(self, panel: pd.DataFrame, horizon: int) -> StatsForecaster:
         """Fit and keep the models (the champion refit, logged to MLflow)."""
         train = self.eligible(panel)
+        if train.empty:
+            self._fitted = None
+            return self
+        train, self._future_x = self._regressors(train, horizon)
         with quiet_model_search():
-            self._fitted = self._statsforecast().fit(df=train) if not train.empty else None
+            self._fitted = self._statsforecast().fit(df=train)
         return self
 
     def predict(self, horizon: int, levels: Sequence[int]) -> pd.DataFrame:
         if self._fitted is None:
             return pd.DataFrame(columns=forecast_columns(levels))
+        future_x = self._future_x
+        if future_x is not None:
+            if future_x.groupby("unique_id").size().min() < horizon:
+                raise ValueError(f"{self.name} was fitted for fewer than {horizon} days ahead")
+            future_x = future_x.groupby("unique_id").head(horizon)
         with quiet_model_search():
-            raw = self._fitted.predict(h=horizon, level=list(levels))
+            raw = self._fitted.predict(h=horizon, X_df=future_x, level=list(levels))
         return self._to_long(raw, levels)
 
 
 # --------------------------------------------------------------------------------------------
-# Gradient boosting across series (scikit-learn)
+# Gradient boosting across series (scikit-learn) on the gold feature rows
 # --------------------------------------------------------------------------------------------
-_MIN_ORIGIN_INDEX = 27  # the 28-day level at the origin needs 28 observed days
-
-
 def _conformal_quantile(scores: np.ndarray, level: float) -> float:
     """Split-conformal quantile of absolute scores: the ceil((n+1)*level)-th smallest."""
     scores = np.sort(scores[np.isfinite(scores)])
@@ -236,19 +298,38 @@ def _conformal_quantile(scores: np.ndarray, level: float) -> float:
     return float(scores[rank - 1])
 
 
+def split_feature_rows(
+    panel: pd.DataFrame, rows: pd.DataFrame, horizon: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows a model fitted on ``panel`` may learn from, and the rows it forecasts from.
+
+    ``rows`` is ``gold.volume_forecasting_features`` (or the same function's output): it may
+    hold days after ``panel`` ends (a backtest window slices the full table). Training rows are
+    those of the panel's series whose target day is observed in ``panel``; forecast rows are
+    those whose origin is the series' last day. Every feature is read at the origin, so the
+    slice is exactly what computing the features on the truncated panel would give.
+    """
+    last = panel.groupby("unique_id")["ds"].max()
+    part = rows[rows["unique_id"].isin(last.index) & (rows["horizon_step"] <= horizon)]
+    series_last = part["unique_id"].map(last)
+    train = part[(part["ds"] <= series_last) & part["y"].notna()]
+    future = part[part["forecast_origin"] == series_last]
+    return train, future
+
+
 class GradientBoostingForecaster:
     """``HistGradientBoostingRegressor`` trained across series, direct multi-horizon.
 
-    Training rows are (series, target day ``t``, horizon step ``k``) with every feature taken
-    at the origin ``t - k`` or earlier, so a row never sees a value it would not have when
-    forecasting ``k`` days ahead (no leakage, including the rolling means).
+    Trains on the rows of ``gold.volume_forecasting_features`` (one per series, target day and
+    horizon step, every feature read at the origin: :func:`forecast_features`) and predicts
+    ``y / scale``. Given no feature rows, it computes them from the panel with the same function.
 
     Intervals are split conformal: the model is trained on targets up to ``conformal_days``
     before the end of the training data; its errors on the last ``conformal_days`` (which it
-    never saw), divided by each series' in-sample seasonal-naive MAE and pooled over series per
-    horizon step, give the half-width quantiles; the same model then forecasts the future.
-    Only one fit is needed, and the coverage is honest as long as the recent past resembles
-    the near future.
+    never saw), divided by each row's ``sn_scale`` (the series' seasonal-naive error over the
+    year to the origin) and pooled over series per horizon step, give the half-width quantiles;
+    the same model then forecasts the future. One fit, and the coverage is honest as long as
+    the recent past resembles the near future.
     """
 
     name = SKLEARN_MODEL
@@ -266,180 +347,76 @@ class GradientBoostingForecaster:
         self.seed = int(seed)
         self._estimator: Any = None
         self._quantiles: dict[int, dict[int, float]] = {}
-        self._holiday_codes: dict[str, int] = {}
-        self._history: pd.DataFrame | None = None
+        self._future: pd.DataFrame | None = None
+        self._features: list[str] = []
         self._horizon = 0
 
-    # -- features ------------------------------------------------------------------------
-    def _calendar(self, days: pd.DatetimeIndex) -> pd.DataFrame:
-        cal = calendar_features(
-            days,
-            country=self.calendar.get("country", "US"),
-            subdivision=self.calendar.get("subdivision", "NY"),
-        )
-        for name in sorted(cal["holiday_name"].dropna().unique()):
-            self._holiday_codes.setdefault(str(name), len(self._holiday_codes))
-        cal["holiday_code"] = cal["holiday_name"].map(self._holiday_codes).fillna(-1)
-        return cal.set_index("ds")
+    def feature_rows(self, panel: pd.DataFrame, horizon: int) -> pd.DataFrame:
+        """The feature rows of ``panel`` (the one function that also builds the gold table)."""
+        return forecast_features(panel, horizon, self.calendar)
 
-    def _rows(self, panel: pd.DataFrame, horizon: int, future: bool) -> pd.DataFrame:
-        """Feature rows for every series: training rows, or (``future``) the forecast rows."""
-        frames = []
-        all_days = pd.date_range(
-            panel["ds"].min() - pd.Timedelta(days=371),
-            panel["ds"].max() + pd.Timedelta(days=horizon),
-            freq="D",
-        )
-        cal = self._calendar(all_days)
-        cal_values = {
-            column: cal[column].to_numpy(float)
-            for column in (
-                "day_of_week",
-                "day_of_year",
-                "month",
-                "is_weekend",
-                "is_holiday",
-                "is_holiday_adjacent",
-                "holiday_code",
-                "days_to_next_holiday",
-                "days_since_previous_holiday",
-            )
-        }
-        day0 = all_days[0]
-        for unique_id, series in panel.groupby("unique_id", sort=True):
-            y_obs = series["y"].to_numpy(float)
-            n = y_obs.size
-            if n <= _MIN_ORIGIN_INDEX + 1:
-                continue
-            y = np.concatenate([y_obs, np.full(horizon, np.nan)])
-            offset = int((series["ds"].iloc[0] - day0).days)
-            cs = np.concatenate([[0.0], np.cumsum(np.nan_to_num(y))])
-            cs2 = np.concatenate([[0.0], np.cumsum(np.nan_to_num(y) ** 2)])
-
-            def window_mean(end: np.ndarray, width: int, cs: np.ndarray = cs) -> np.ndarray:
-                start = end - width + 1
-                valid = start >= 0
-                safe_start = np.where(valid, start, 0)
-                safe_end = np.where(valid, end, width - 1)
-                value = (cs[safe_end + 1] - cs[safe_start]) / width
-                return np.where(valid, value, np.nan)
-
-            sn_scale = float(
-                np.mean(np.abs(y_obs[self.season_length :] - y_obs[: -self.season_length]))
-            )
-            sn_scale = max(sn_scale, 1e-6)
-            for k in range(1, horizon + 1):
-                if future:
-                    t = np.array([n - 1 + k])
-                else:
-                    t = np.arange(_MIN_ORIGIN_INDEX + k, n)
-                if t.size == 0:
-                    continue
-                o = t - k
-                level28 = window_mean(o, 28)
-                scale = np.maximum(level28, 1.0)
-                mean_sq = (cs2[o + 1] - cs2[np.maximum(o - 27, 0)]) / 28
-                std28 = np.sqrt(np.maximum(mean_sq - level28**2, 0))
-                back = 7 * math.ceil(k / 7)
-
-                def at(index: np.ndarray, y: np.ndarray = y) -> np.ndarray:
-                    return np.where(index >= 0, y[np.maximum(index, 0)], np.nan)
-
-                same_dow = [at(t - back - 7 * j) for j in range(4)]
-                ly_index = t - 364
-                ly_level = window_mean(o - 364, 28)
-                ly_week = window_mean(ly_index + 3, 7)
-                cal_index = t + offset
-                lag_cal_index = t - back + offset
-                row = {
-                    "unique_id": unique_id,
-                    "t": t,
-                    "step": np.full(t.size, k, dtype=float),
-                    "target": (y[t] / scale) if not future else np.full(t.size, np.nan),
-                    "scale": scale,
-                    "sn_scale": np.full(t.size, sn_scale),
-                    "log_level": np.log1p(level28),
-                    "last": at(o) / scale,
-                    "mean_7": window_mean(o, 7) / scale,
-                    "mean_91": window_mean(o, 91) / scale,
-                    "std_28": std28 / scale,
-                    "same_dow_1": same_dow[0] / scale,
-                    "same_dow_2": same_dow[1] / scale,
-                    "same_dow_mean_4": np.nanmean(np.vstack(same_dow), axis=0) / scale,
-                    "last_year": at(ly_index) / np.maximum(ly_level, 1.0),
-                    "last_year_week": ly_week / np.maximum(ly_level, 1.0),
-                    "lag_is_holiday": cal_values["is_holiday"][lag_cal_index],
-                    "lag_is_holiday_adjacent": cal_values["is_holiday_adjacent"][lag_cal_index],
-                }
-                for column, values in cal_values.items():
-                    row[column] = values[cal_index]
-                frames.append(pd.DataFrame(row))
-        if not frames:
-            return pd.DataFrame()
-        return pd.concat(frames, ignore_index=True)
-
-    @staticmethod
-    def _feature_names(rows: pd.DataFrame) -> list[str]:
-        return [
-            c for c in rows.columns if c not in {"unique_id", "t", "target", "scale", "sn_scale"}
-        ]
-
-    # -- fit / predict ---------------------------------------------------------------------
-    def fit(self, panel: pd.DataFrame, horizon: int) -> GradientBoostingForecaster:
+    def fit(
+        self, panel: pd.DataFrame, horizon: int, features: pd.DataFrame | None = None
+    ) -> GradientBoostingForecaster:
         from sklearn.ensemble import HistGradientBoostingRegressor
 
         started = time.perf_counter()
         self._horizon = int(horizon)
-        rows = self._rows(panel, horizon, future=False)
+        rows = self.feature_rows(panel, horizon) if features is None else features
+        rows, future = split_feature_rows(panel, rows, horizon)
         if rows.empty:
             raise ValueError(
-                f"{SKLEARN_MODEL}: no series has more than {_MIN_ORIGIN_INDEX + 1} days of history"
+                f"{SKLEARN_MODEL}: no series has more than {LEVEL_DAYS} days of history"
+            )
+        missing = set(panel["unique_id"].unique()) - set(future["unique_id"])
+        if future.groupby("unique_id").size().lt(horizon).any() or (
+            missing & set(rows["unique_id"])
+        ):
+            raise ValueError(
+                f"{SKLEARN_MODEL}: the feature rows do not reach {horizon} days past the origin: "
+                "build gold.volume_forecasting_features with this forecasting.horizon"
             )
         lengths = panel.groupby("unique_id")["ds"].size()
         conformal_days = int(self.settings.get("conformal_days", 56))
-        # Keep at least half of each series for training when the panel is short.
+        # Keep at least two thirds of each series for training when the panel is short.
         conformal_days = max(1, min(conformal_days, int(lengths.min()) // 3))
-        last_index = rows["unique_id"].map(lengths - 1)
-        is_calibration = rows["t"] > last_index - conformal_days
-        train = rows[~is_calibration & rows["target"].notna()]
-        calibration = rows[is_calibration & rows["target"].notna()]
+        last = panel.groupby("unique_id")["ds"].max()
+        cut = rows["unique_id"].map(last) - pd.Timedelta(days=conformal_days)
+        is_calibration = (rows["ds"] > cut).to_numpy()
+        train, calibration = rows[~is_calibration], rows[is_calibration]
         max_rows = int(self.settings.get("max_train_rows", 200_000))
         if len(train) > max_rows:
             # A uniform, seeded sample: every period keeps its share of rows (and runs repeat).
             train = train.sample(n=max_rows, random_state=self.seed)
         # A feature with no value in training (last year's value on a short panel) is dropped.
-        features = [c for c in self._feature_names(rows) if train[c].notna().any()]
-        categorical = self._categorical_indices(features)
+        features_used = [c for c in feature_columns(rows) if train[c].notna().any()]
+        self._features = features_used
         self._estimator = HistGradientBoostingRegressor(
+            loss=str(self.settings.get("loss", "squared_error")),
             max_iter=int(self.settings.get("max_iter", 200)),
             learning_rate=float(self.settings.get("learning_rate", 0.05)),
             max_leaf_nodes=int(self.settings.get("max_leaf_nodes", 31)),
             min_samples_leaf=int(self.settings.get("min_samples_leaf", 40)),
             l2_regularization=float(self.settings.get("l2_regularization", 1.0)),
-            categorical_features=categorical,
+            categorical_features=self._categorical_indices(features_used),
             random_state=self.seed,
         )
-        # Holiday codes can be -1 (no holiday); the estimator wants non-negative categories.
-        x_train = train[features].to_numpy(float)
-        x_train[:, categorical] = np.maximum(x_train[:, categorical] + 1, 0)
-        self._estimator.fit(x_train, train["target"].to_numpy(float))
+        target = train["y"].to_numpy(float) / train["scale"].to_numpy(float)
+        self._estimator.fit(self._matrix(train), target)
 
         self._quantiles = {}
         if not calibration.empty:
-            predicted = self._predict_rows(calibration, features)
-            actual = calibration["target"].to_numpy(float) * calibration["scale"].to_numpy(float)
-            scores = np.abs(actual - predicted) / calibration["sn_scale"].to_numpy(float)
-            steps = calibration["step"].to_numpy(int)
+            predicted = self._predict_rows(calibration)
+            scores = np.abs(calibration["y"].to_numpy(float) - predicted) / calibration[
+                "sn_scale"
+            ].to_numpy(float)
+            steps = calibration["horizon_step"].to_numpy(int)
             for k in range(1, horizon + 1):
                 self._quantiles[k] = {
                     level: _conformal_quantile(scores[steps == k], level / 100)
                     for level in (50, 80, 90, 95, 99)
                 }
-        history_days = 400
-        self._history = (
-            panel.sort_values(["unique_id", "ds"]).groupby("unique_id").tail(history_days)
-        )
-        self._features = features
+        self._future = future.reset_index(drop=True)
         logger.debug(
             "%s fitted on %d rows (%d calibration) in %.1f s",
             self.name,
@@ -449,55 +426,50 @@ class GradientBoostingForecaster:
         )
         return self
 
-    def _predict_rows(self, rows: pd.DataFrame, features: list[str]) -> np.ndarray:
-        x = rows[features].to_numpy(float)
-        x[:, self._categorical_indices(features)] = np.maximum(
-            x[:, self._categorical_indices(features)] + 1, 0
-        )
-        return self._estimator.predict(x) * rows["scale"].to_numpy(float)
+    def _matrix(self, rows: pd.DataFrame) -> np.ndarray:
+        return rows[self._features].to_numpy(dtype=float, na_value=np.nan)
+
+    def _predict_rows(self, rows: pd.DataFrame) -> np.ndarray:
+        return self._estimator.predict(self._matrix(rows)) * rows["scale"].to_numpy(float)
 
     @staticmethod
     def _categorical_indices(features: list[str]) -> list[int]:
-        return [
-            features.index(c) for c in ("day_of_week", "month", "holiday_code") if c in features
-        ]
+        return [features.index(c) for c in CATEGORICAL if c in features]
 
     def predict(self, horizon: int, levels: Sequence[int]) -> pd.DataFrame:
-        if self._estimator is None or self._history is None:
+        if self._estimator is None or self._future is None:
             raise RuntimeError(f"{self.name} must be fitted before predict()")
         if horizon > self._horizon:
             raise ValueError(
                 f"{self.name} was fitted for {self._horizon} days ahead, cannot forecast {horizon}"
             )
-        rows = self._rows(self._history, horizon, future=True)
-        y_hat = self._predict_rows(rows, self._features)
-        last = self._history.groupby("unique_id")["ds"].max()
+        rows = self._future[self._future["horizon_step"] <= horizon]
+        y_hat = self._predict_rows(rows)
         out = pd.DataFrame(
             {
                 "unique_id": rows["unique_id"].astype(str).to_numpy(),
-                "ds": (
-                    rows["unique_id"].map(last).to_numpy(dtype="datetime64[ns]")
-                    + rows["step"].to_numpy(int).astype("timedelta64[D]")
-                ),
+                "ds": pd.to_datetime(rows["ds"]).to_numpy(),
                 "model": self.name,
                 "y_hat": y_hat,
             }
         )
         sn_scale = rows["sn_scale"].to_numpy(float)
-        steps = rows["step"].to_numpy(int)
+        steps = rows["horizon_step"].to_numpy(int)
         for level in levels:
-            half = (
-                np.array(
-                    [self._quantiles.get(k, {}).get(level, np.nan) for k in steps], dtype=float
-                )
-                * sn_scale
-            )
+            quantile = [self._quantiles.get(k, {}).get(level, np.nan) for k in steps]
+            half = np.array(quantile, dtype=float) * sn_scale
             out[f"y_hat_lo_{level}"] = y_hat - half
             out[f"y_hat_hi_{level}"] = y_hat + half
         return out
 
-    def forecast(self, panel: pd.DataFrame, horizon: int, levels: Sequence[int]) -> pd.DataFrame:
-        return self.fit(panel, horizon).predict(horizon, levels)
+    def forecast(
+        self,
+        panel: pd.DataFrame,
+        horizon: int,
+        levels: Sequence[int],
+        features: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        return self.fit(panel, horizon, features).predict(horizon, levels)
 
 
 # --------------------------------------------------------------------------------------------
@@ -548,7 +520,9 @@ def build_forecaster(name: str, params: Mapping[str, Any]) -> Any:
     settings = (params.get("models", {}) or {}).get(name) or {}
     season_length = int(params.get("season_length", 7))
     if name in STATISTICAL_MODELS:
-        return StatsForecaster(name, settings, season_length, int(params.get("n_jobs", 1)))
+        return StatsForecaster(
+            name, settings, season_length, int(params.get("n_jobs", 1)), params.get("calendar")
+        )
     if name == SKLEARN_MODEL:
         return GradientBoostingForecaster(
             settings, season_length, params.get("calendar"), int(params.get("seed", 0))
@@ -557,9 +531,16 @@ def build_forecaster(name: str, params: Mapping[str, Any]) -> Any:
 
 
 def forecast_all(
-    panel: pd.DataFrame, params: Mapping[str, Any], models: Sequence[str] | None = None
+    panel: pd.DataFrame,
+    params: Mapping[str, Any],
+    models: Sequence[str] | None = None,
+    features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Forecast ``params['horizon']`` days after the end of ``panel`` with every enabled model."""
+    """Forecast ``params['horizon']`` days after the end of ``panel`` with every enabled model.
+
+    ``features``: the feature rows (``gold.volume_forecasting_features``) the machine-learning
+    model learns from; they may extend past ``panel`` (only rows up to its end are used).
+    """
     horizon, levels = int(params["horizon"]), list(params["levels"])
     names = list(models) if models is not None else enabled_models(params)
     frames = []
@@ -567,7 +548,11 @@ def forecast_all(
         if name == ENSEMBLE_MODEL:
             continue
         started = time.perf_counter()
-        frames.append(build_forecaster(name, params).forecast(panel, horizon, levels))
+        forecaster = build_forecaster(name, params)
+        if name == SKLEARN_MODEL:
+            frames.append(forecaster.forecast(panel, horizon, levels, features))
+        else:
+            frames.append(forecaster.forecast(panel, horizon, levels))
         logger.info("  %s: %.1f s", name, time.perf_counter() - started)
     forecasts = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     if ENSEMBLE_MODEL in names:
@@ -605,13 +590,17 @@ class ChampionForecaster:
             needed |= set(self.params["models"][ENSEMBLE_MODEL].get("members", []))
         return [name for name in ALL_MODELS if name in needed]
 
-    def fit(self, panel: pd.DataFrame) -> ChampionForecaster:
+    def fit(self, panel: pd.DataFrame, features: pd.DataFrame | None = None) -> ChampionForecaster:
         enabled = set(enabled_models(self.params))
         for name in self.needed_models():
             if name not in enabled:
                 continue
             started = time.perf_counter()
-            self.forecasters[name] = build_forecaster(name, self.params).fit(panel, self.horizon)
+            forecaster = build_forecaster(name, self.params)
+            if name == SKLEARN_MODEL:
+                self.forecasters[name] = forecaster.fit(panel, self.horizon, features)
+            else:
+                self.forecasters[name] = forecaster.fit(panel, self.horizon)
             logger.info("Refitted %s on all history in %.1f s", name, time.perf_counter() - started)
         self.last_observed = {str(k): v for k, v in panel.groupby("unique_id")["ds"].max().items()}
         return self

@@ -1,7 +1,11 @@
 """Nodes of the ``forecasting`` pipeline (pandas; no Spark needed).
 
-The only data input is a daily panel ``unique_id, ds, y`` (``ml.daily_volume_panel@pandas``,
-or any CSV of that shape in another conf env); every calendar feature is derived from ``ds``.
+The data input is a daily panel ``unique_id, ds, y`` (``ml.daily_volume_panel@pandas``, built
+from gold, or any CSV of that shape in another conf env). The pipeline turns it into
+``gold.volume_forecasting_features`` (the machine-learning model's rows, from the one function
+:func:`~nyc_lakehouse.pipelines.ml_features.features.forecast_features`), checks that table's
+data tests, and trains the models on the panel and the features; every calendar feature is
+derived from ``ds``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from nyc_lakehouse.pipelines.forecasting.models import (
     ChampionForecaster,
     enabled_models,
 )
+from nyc_lakehouse.pipelines.ml_features.features import feature_columns, forecast_features
 
 logger = logging.getLogger(__name__)
 
@@ -114,10 +119,33 @@ def prepare_panel(panel: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFram
     return out.reset_index(drop=True)
 
 
-def backtest_models(panel: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
+def build_volume_forecasting_features(
+    panel: pd.DataFrame, params: Mapping[str, Any]
+) -> pd.DataFrame:
+    """``gold.volume_forecasting_features``: the machine-learning model's rows.
+
+    One row per series, target day and horizon step (1 .. ``horizon``), every history feature
+    read at the forecast origin; the rows of the next ``horizon`` days have no ``y``. The same
+    function builds the rows the model forecasts from, so training and serving cannot drift.
+    """
+    started = time.perf_counter()
+    rows = forecast_features(panel, int(params["horizon"]), params.get("calendar"))
+    logger.info(
+        "Feature rows: %d (%d series, %d features) in %.1f s",
+        len(rows),
+        rows["unique_id"].nunique(),
+        len(feature_columns(rows)),
+        time.perf_counter() - started,
+    )
+    return rows
+
+
+def backtest_models(
+    panel: pd.DataFrame, features: pd.DataFrame, params: Mapping[str, Any]
+) -> pd.DataFrame:
     """Rolling-origin backtest of every enabled model (see ``backtest.run_backtest``)."""
     started = time.perf_counter()
-    result = bt.run_backtest(panel, params)
+    result = bt.run_backtest(panel, params, features)
     logger.info(
         "Backtest of %d model(s) on %d series done in %.1f s",
         result["model"].nunique(),
@@ -171,15 +199,18 @@ def build_leaderboard(
 
 
 def fit_champion_model(
-    panel: pd.DataFrame, champions: pd.DataFrame, params: Mapping[str, Any]
+    panel: pd.DataFrame,
+    features: pd.DataFrame,
+    champions: pd.DataFrame,
+    params: Mapping[str, Any],
 ) -> ChampionForecaster:
-    """Refit every series' champion on all of its history."""
+    """Refit every series' champion on all of its history (and all of its feature rows)."""
     mapping = dict(zip(champions["unique_id"], champions["model"], strict=True))
     enabled = set(enabled_models(params))
     unknown = sorted(set(mapping.values()) - enabled)
     if unknown:
         raise ValueError(f"Champion model(s) {unknown} are not enabled in the parameters")
-    return ChampionForecaster(mapping, params).fit(panel)
+    return ChampionForecaster(mapping, params).fit(panel, features)
 
 
 def forecast_next_horizon(

@@ -1,15 +1,34 @@
 """Wiring of the ``forecasting`` pipeline (nodes live in nodes.py).
 
-panel -> backtest -> metrics -> champions -> leaderboard; champions refitted -> forecasts;
-chart; MLflow run with the registered champion; ml.volume_forecasts scored from the registry.
+panel (from gold) -> gold.volume_forecasting_features (+ its data tests) -> backtest ->
+metrics -> champions -> leaderboard; champions refitted on the panel and the features ->
+forecasts; chart; MLflow run with the registered champion; ml.volume_forecasts scored from the registry.
 """
 
-from kedro.pipeline import Pipeline, node
+from kedro.pipeline import Node, Pipeline, node
 
-from nyc_lakehouse.pipelines.forecasting import nodes, registry
+from nyc_lakehouse.pipelines.forecasting import nodes, quality, registry
 
 SCORING_TAG = "scoring"
 """Nodes that score from the registry; pipeline `forecast_scoring` runs them alone."""
+
+
+def feature_data_test_nodes() -> list[Node]:
+    """The feature table's data tests: results saved first, then enforced (as gold's)."""
+    return [
+        node(
+            quality.run_feature_data_tests,
+            ["gold.volume_forecasting_features@pandas", "params:forecasting"],
+            ["monitoring.forecasting_test_results", "forecasting_data_test_summary"],
+            name="run_forecasting_data_tests",
+        ),
+        node(
+            quality.enforce_feature_data_tests,
+            "forecasting_data_test_summary",
+            None,
+            name="enforce_forecasting_data_tests",
+        ),
+    ]
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
@@ -22,8 +41,19 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="prepare_forecasting_panel",
             ),
             node(
-                nodes.backtest_models,
+                nodes.build_volume_forecasting_features,
                 ["forecasting.panel", "params:forecasting"],
+                "gold.volume_forecasting_features@pandas",
+                name="build_volume_forecasting_features",
+            ),
+            *feature_data_test_nodes(),
+            node(
+                nodes.backtest_models,
+                [
+                    "forecasting.panel",
+                    "gold.volume_forecasting_features@pandas",
+                    "params:forecasting",
+                ],
                 "forecasting.backtest_forecasts",
                 name="backtest_models",
             ),
@@ -47,7 +77,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             node(
                 nodes.fit_champion_model,
-                ["forecasting.panel", "forecasting.champions", "params:forecasting"],
+                [
+                    "forecasting.panel",
+                    "gold.volume_forecasting_features@pandas",
+                    "forecasting.champions",
+                    "params:forecasting",
+                ],
                 "forecasting.champion_model",
                 name="fit_champion_model",
             ),

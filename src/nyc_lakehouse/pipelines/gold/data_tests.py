@@ -140,6 +140,23 @@ def apply_overrides(tests: Iterable[DataTest], config: Mapping[str, Any]) -> lis
     return result
 
 
+def result_record(run_id: str, test: DataTest, query: str) -> dict[str, Any]:
+    """A test's result before it runs (counts and status are filled in by the evaluator)."""
+    return {
+        "run_id": run_id,
+        "test_name": test.name,
+        "table_name": test.table,
+        "check_type": test.check,
+        "column_name": test.column,
+        "severity": test.severity,
+        "query": query,
+        "error": None,
+        "failed_count": None,
+        "total_count": None,
+        "failed_share": None,
+    }
+
+
 def evaluate_data_tests(
     spark: SparkSession,
     tests: Iterable[DataTest],
@@ -160,19 +177,7 @@ def evaluate_data_tests(
     for test in tests:
         evaluated_at = datetime.now(UTC).replace(tzinfo=None)
         query = test.failing_rows_sql(placeholders)
-        record: dict[str, Any] = {
-            "run_id": run_id,
-            "test_name": test.name,
-            "table_name": test.table,
-            "check_type": test.check,
-            "column_name": test.column,
-            "severity": test.severity,
-            "query": query,
-            "error": None,
-            "failed_count": None,
-            "total_count": None,
-            "failed_share": None,
-        }
+        record = result_record(run_id, test, query)
         try:
             if test.table not in tables:
                 raise KeyError(f"table {test.table!r} is not an input of the data-test node")

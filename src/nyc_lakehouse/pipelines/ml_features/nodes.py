@@ -1,13 +1,14 @@
 """Nodes of the ``ml_features`` pipeline (Spark DataFrame API).
 
-Input: ``silver.nyc311_service_requests`` (one row per request; ``created_date_only``,
-``borough``, ``complaint_type``). Outputs:
+Input: the gold star schema: ``gold.fact_311`` (one row per request; ``created_date_only``,
+``location_key``, ``complaint_type_key``) with ``gold.dim_location`` (``borough``) and
+``gold.dim_complaint_type`` (``complaint_type``). Output ``ml.daily_volume_panel``: one row per
+series per day, ``unique_id, ds, y``, days without requests filled with 0. Series:
+``citywide``, ``borough:<BOROUGH>``, ``complaint_type:<type>`` for the top-N complaint types.
 
-* ``ml.daily_volume_panel``: one row per series per day: ``unique_id, ds, y``, days without
-  requests filled with 0. Series: ``citywide``, ``borough:<BOROUGH>``, ``complaint_type:<type>``
-  for the top-N complaint types.
-* ``gold.volume_forecasting_features``: one row per series per day: the panel plus calendar,
-  holiday, lag, rolling (past values only) and trend features.
+The feature table the model trains on, ``gold.volume_forecasting_features``, is built from this
+panel by the forecasting pipeline (pandas), with the same function that builds the rows it
+forecasts from (:mod:`nyc_lakehouse.pipelines.ml_features.features`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from nyc_lakehouse.pipelines.ml_features.calendar import calendar_features
+from nyc_lakehouse.lakehouse_sources import warn_absent
 
 logger = logging.getLogger(__name__)
+
+PANEL_SCHEMA = "unique_id string, ds date, y double"
 
 CITYWIDE = "citywide"
 BOROUGH_PREFIX = "borough:"
@@ -34,8 +37,35 @@ def _spark_of(frame: DataFrame) -> Any:
     return frame.sparkSession
 
 
+def gold_requests(fact: DataFrame, locations: DataFrame, complaint_types: DataFrame) -> DataFrame:
+    """One row per request: ``created_date_only, borough, complaint_type`` from the star schema."""
+    return (
+        fact.select("created_date_only", "location_key", "complaint_type_key")
+        .join(locations.select("location_key", "borough"), on="location_key", how="left")
+        .join(
+            complaint_types.select("complaint_type_key", "complaint_type"),
+            on="complaint_type_key",
+            how="left",
+        )
+        .select("created_date_only", "borough", "complaint_type")
+    )
+
+
+def daily_volume_panel_from_gold(
+    fact: DataFrame,
+    locations: DataFrame,
+    complaint_types: DataFrame,
+    params: Mapping[str, Any],
+) -> DataFrame:
+    """``ml.daily_volume_panel`` from ``gold.fact_311`` and its dimensions (see
+    :func:`daily_volume_panel`)."""
+    return daily_volume_panel(gold_requests(fact, locations, complaint_types), params)
+
+
 def daily_volume_panel(requests: DataFrame, params: Mapping[str, Any]) -> DataFrame:
     """Long daily panel ``unique_id string, ds date, y double`` (zero-filled, no gaps).
+
+    ``requests``: one row per request with ``created_date_only, borough, complaint_type``.
 
     The day range is the same for every series: from ``start_date`` (or the first request day)
     to the last day with requests minus ``drop_last_days`` (the newest day of an incremental
@@ -55,7 +85,10 @@ def daily_volume_panel(requests: DataFrame, params: Mapping[str, Any]) -> DataFr
         days = days.where(F.col("ds") >= F.lit(str(start_date)).cast("date"))
     bounds = days.agg(F.min("ds").alias("first"), F.max("ds").alias("last")).collect()[0]
     if bounds["first"] is None:
-        raise ValueError("ml_features: silver.nyc311_service_requests has no dated requests")
+        # Each source stands alone: a lakehouse without 311 rows gets an empty panel, and
+        # forecasting forecasts nothing, instead of the run failing.
+        warn_absent("nyc311", "ml.daily_volume_panel is empty, there is nothing to forecast")
+        return _spark_of(requests).createDataFrame([], PANEL_SCHEMA)
     first: dt.date = bounds["first"]
     last: dt.date = bounds["last"] - dt.timedelta(days=drop_last_days)
     if last < first:
@@ -114,47 +147,3 @@ def daily_volume_panel(requests: DataFrame, params: Mapping[str, Any]) -> DataFr
         last,
     )
     return panel
-
-
-def volume_forecasting_features(panel: DataFrame, params: Mapping[str, Any]) -> DataFrame:
-    """Feature table: one row per series per day.
-
-    Lags ``lag_<k>`` are the value ``k`` days earlier (the panel has no gaps, so a row offset
-    is a day offset); rolling means / standard deviations ``rolling_mean_<w>`` cover the ``w``
-    days ending the day BEFORE (no leakage of the day itself) and are null until ``w`` past
-    days exist. ``trend`` counts days since the series' first day. Calendar and holiday
-    columns come from :func:`~nyc_lakehouse.pipelines.ml_features.calendar.calendar_features`.
-    """
-    lags = [int(k) for k in params.get("lags", [1, 7, 14, 28, 364])]
-    windows = [int(w) for w in params.get("rolling_windows", [7, 28])]
-    calendar_params = params.get("calendar", {}) or {}
-
-    bounds = panel.agg(F.min("ds").alias("first"), F.max("ds").alias("last")).collect()[0]
-    if bounds["first"] is None:
-        raise ValueError("ml_features: the daily panel is empty")
-    days = pd.date_range(bounds["first"], bounds["last"], freq="D")
-    calendar = calendar_features(
-        days,
-        country=calendar_params.get("country", "US"),
-        subdivision=calendar_params.get("subdivision", "NY"),
-    )
-    calendar["ds"] = calendar["ds"].dt.date
-    calendar = calendar.drop(columns=["year"])
-    calendar_df = _spark_of(panel).createDataFrame(calendar)
-
-    by_day = Window.partitionBy("unique_id").orderBy("ds")
-    columns = [F.col(c) for c in panel.columns]
-    for k in lags:
-        columns.append(F.lag("y", k).over(by_day).alias(f"lag_{k}"))
-    for w in windows:
-        past = by_day.rowsBetween(-w, -1)
-        count = F.count("y").over(past)
-        columns.append(F.when(count == w, F.avg("y").over(past)).alias(f"rolling_mean_{w}"))
-        columns.append(F.when(count == w, F.stddev_samp("y").over(past)).alias(f"rolling_std_{w}"))
-    first_day = F.min("ds").over(Window.partitionBy("unique_id"))
-    columns.append(F.datediff(F.col("ds"), first_day).alias("trend"))
-    features = panel.select(*columns).join(calendar_df, on="ds", how="left")
-    ordered = ["unique_id", "ds", "y"] + [
-        c for c in features.columns if c not in {"unique_id", "ds", "y"}
-    ]
-    return features.select(*ordered)

@@ -1,6 +1,7 @@
 """Wiring of the ``ml_features`` pipeline (nodes live in nodes.py).
 
-silver.nyc311_service_requests -> ml.daily_volume_panel -> gold.volume_forecasting_features
+gold.fact_311 + gold.dim_location + gold.dim_complaint_type -> ml.daily_volume_panel; the
+forecasting pipeline turns the panel into gold.volume_forecasting_features and trains on it.
 """
 
 from kedro.pipeline import Pipeline, node
@@ -12,16 +13,15 @@ def create_pipeline(**kwargs: object) -> Pipeline:
     return Pipeline(
         [
             node(
-                nodes.daily_volume_panel,
-                ["silver.nyc311_service_requests", "params:ml_features"],
+                nodes.daily_volume_panel_from_gold,
+                [
+                    "gold.fact_311",
+                    "gold.dim_location",
+                    "gold.dim_complaint_type",
+                    "params:ml_features",
+                ],
                 "ml.daily_volume_panel@spark",
                 name="build_daily_volume_panel",
-            ),
-            node(
-                nodes.volume_forecasting_features,
-                ["ml.daily_volume_panel@spark", "params:ml_features"],
-                "gold.volume_forecasting_features",
-                name="build_volume_forecasting_features",
             ),
         ]
     )
