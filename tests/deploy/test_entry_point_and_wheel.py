@@ -118,6 +118,7 @@ def test_run_refuses_a_foreign_conf_source_before_loading_it(
         "nyc311.ingestion.end=2019-12-31",
         "nyc911.ingestion.mode=incremental",
         "full_refresh=true",
+        "sources.nyc911=false",
         "",
     ],
 )
@@ -150,6 +151,7 @@ def test_other_params_are_refused(params):
         "nyc311.ingestion.end=yesterday",
         "full_refresh=1",
         "full_refresh=maybe",
+        "sources.nyc911=off_by_env",
     ],
 )
 def test_allowed_params_with_other_values_are_refused(params):

@@ -103,7 +103,7 @@ def test_the_token_is_only_on_the_clusters_of_ingestion_tasks(jobs):
         clusters = {c["job_cluster_key"]: c["new_cluster"] for c in job["job_clusters"]}
         for task in job["tasks"]:
             has_token = TOKEN in clusters[task["job_cluster_key"]]["spark_env_vars"]
-            is_ingestion = task_request(task, job).pipeline == "ingestion"
+            is_ingestion = task_request(task, job).pipeline.startswith("ingestion")
             where = f"{job_key}.{task['task_key']}"
             assert has_token == is_ingestion, (
                 f"{where}: the token belongs on the ingestion tasks' cluster, and only there"

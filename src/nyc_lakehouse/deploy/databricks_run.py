@@ -17,7 +17,8 @@ accepts only what a run legitimately changes (docs/security.md):
 * ``--conf-source`` must be the deployed bundle's ``conf/``: the job cluster names the bundle's
   files folder in ``NYC_LAKEHOUSE_BUNDLE_FILES`` (set at deploy time, out of a run's reach).
   A catalog is code (dataset classes, credentials), so another folder would run anything;
-* ``--params`` keys must be on :data:`ALLOWED_PARAMS` (dates, mode, full refresh), each value
+* ``--params`` keys must be on :data:`ALLOWED_PARAMS` (dates, mode, full refresh, which
+  sources), each value
   in its expected form: no ``base_url``, ``export_path`` or any other setting from a run;
 * ``--env`` is a plain folder name of that ``conf/``.
 """
@@ -62,6 +63,8 @@ ALLOWED_PARAMS: dict[str, Callable[[Any], bool]] = {
     rf"{_DATASET}\.ingestion\.start": _iso_date,
     rf"{_DATASET}\.ingestion\.end": _iso_date,
     r"full_refresh": lambda value: isinstance(value, bool),
+    # which sources a run covers (conf/base/parameters.yml): a branch on or off, nothing more
+    rf"sources\.{_DATASET}": lambda value: isinstance(value, bool),
 }
 """``--params`` a job run may set: dotted-key pattern -> check of its (Kedro-typed) value."""
 
@@ -140,7 +143,8 @@ def check_params(params: Mapping[str, Any]) -> None:
         if check is None:
             raise PermissionError(
                 f"--params {key} is not a parameter a job run may set; allowed: the ingestion "
-                "source (socrata), mode, start and end dates, and full_refresh (docs/security.md)"
+                "source (socrata), mode, start and end dates, full_refresh and sources.<name> "
+                "(docs/security.md)"
             )
         if not check(value):
             raise ValueError(f"--params {key}={value!r}: not an allowed value")
