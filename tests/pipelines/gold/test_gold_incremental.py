@@ -10,7 +10,7 @@ the daily summary's zero-filled days move too.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,10 @@ import pytest
 from deltalake import DeltaTable
 from kedro.runner import SequentialRunner
 
+from engines import on_engines
 from nyc_lakehouse.pipelines.gold import incremental
+from nyc_lakehouse.pipelines.gold.datasets import MonthlyGoldDeltaTableDataset
+from nyc_lakehouse.pipelines.gold.incremental import MonthsRewrite
 from nyc_lakehouse.pipelines.gold.pipeline import create_pipeline
 from nyc_lakehouse.pipelines.gold.tables import TABLES
 from nyc_lakehouse.pipelines.gold.testing import (
@@ -153,3 +156,26 @@ def test_plan_rebuilds_everything_without_a_trusted_publication(spark, records, 
             silver, given, sla, hours, calendar, full_refresh=reason == "full_refresh"
         )
         assert plan["mode"] == "full" and reason in plan["reason"], (reason, plan["reason"])
+
+
+@on_engines("sail", "jvm")
+def test_months_rewrite_replaces_only_its_months_on_each_engine(engine, tmp_path):
+    """The dataset's month replacement through each engine's Delta writer: a month's rows go,
+    an emptied month is deleted, by a text month key and by a date's month."""
+    root = str(tmp_path / "lake")
+    rows = [
+        (m, date(2024, int(m[-1]), d), d)
+        for m in ("2024-01", "2024-02", "2024-03")
+        for d in (1, 28)
+    ]
+    frame = engine.spark.createDataFrame(rows, "created_month string, date date, n long")
+    for column, by_day in (("created_month", False), ("date", True)):
+        dataset = MonthlyGoldDeltaTableDataset(table=f"gold.by_{column}", root=root)
+        dataset.save(frame)
+        new = engine.spark.createDataFrame(
+            [("2024-02", date(2024, 2, 14), 99)], "created_month string, date date, n long"
+        )
+        dataset.save(MonthsRewrite(new, ("2024-02", "2024-03"), column, by_day))
+        kept = sorted((r["created_month"], r["n"]) for r in dataset.load().collect())
+        assert kept == [("2024-01", 1), ("2024-01", 28), ("2024-02", 99)], column
+        assert dataset.table.version() == 1  # one commit
