@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import nbformat
@@ -14,11 +15,12 @@ pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+FORECASTING = PROJECT_ROOT / "notebooks" / "02_forecasting.ipynb"
 
 
-def _gold_sample_module():
-    path = PROJECT_ROOT / "tests" / "pipelines" / "reporting" / "gold_sample.py"
-    spec = importlib.util.spec_from_file_location("nyc_gold_sample", path)
+def _test_module(relative: str):
+    path = PROJECT_ROOT / "tests" / relative
+    spec = importlib.util.spec_from_file_location(f"nyc_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -48,11 +50,14 @@ def _outputs(nb: nbformat.NotebookNode, kind: str) -> list:
 
 def test_there_is_a_notebook():
     assert any(p.name == "01_explore_gold.ipynb" for p in NOTEBOOKS)
+    assert FORECASTING in NOTEBOOKS
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "notebook", [p for p in NOTEBOOKS if p != FORECASTING], ids=lambda p: p.name
+)
 def test_notebook_runs_against_a_small_lakehouse(notebook, data_root):
-    tables = _gold_sample_module().write_gold_sample(data_root)
+    tables = _test_module("pipelines/reporting/gold_sample.py").write_gold_sample(data_root)
     nb = _execute(notebook)  # raises CellExecutionError with the failing cell's traceback
 
     source = "\n".join(cell.source for cell in nb.cells)
@@ -66,3 +71,43 @@ def test_notebook_runs_against_a_small_lakehouse(notebook, data_root):
         .loc["ALL", "total_incidents"]
     )
     assert f"<td>{total}</td>" in kpi, "the 911 KPI table should show the sample's total incidents"
+
+
+def test_forecasting_notebook_reads_the_champion_from_the_registry(
+    data_root, tmp_path, monkeypatch
+):
+    """A small forecasting run registers a champion; the notebook reads it back and draws it."""
+    runs = _test_module("pipelines/forecasting/registry_sample.py")
+    from nyc_lakehouse.pipelines.forecasting.io import PandasDeltaTableDataset
+    from nyc_lakehouse.pipelines.forecasting.synthetic import synthetic_panel
+
+    panel = synthetic_panel(n_series=3, days=180, start="2023-01-01", seed=3)
+    panel.loc[panel["unique_id"] == "series_000", "unique_id"] = "citywide"
+    store = tmp_path / "mlflow"
+    run = runs.run_forecasting(panel, runs.small_params(), store, "notebook_forecaster")
+    for table, frame in (
+        ("ml.daily_volume_panel", panel),
+        ("ml.forecast_backtest_metrics", run["ml.forecast_backtest_metrics"]),
+        ("ml.volume_forecasts", run["ml.volume_forecasts"]),
+    ):
+        PandasDeltaTableDataset(table=table, root=str(data_root)).save(frame)
+    info = run["forecasting.champion_model_info"]
+    (data_root / "ml" / "champion_model.json").write_text(json.dumps(info))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", run["tracking_uri"])
+    monkeypatch.setenv("NYC_LAKEHOUSE_MLFLOW_ARTIFACTS", str(store / "mlartifacts"))
+
+    nb = _execute(FORECASTING)
+
+    source = "\n".join(cell.source for cell in nb.cells)
+    assert "mlflow.pyfunc.load_model" in source and "champion_uri(" in source
+    assert len(_outputs(nb, "image/png")) >= 2, "backtest and forecast charts"
+    text = "\n".join(
+        "".join(o.get("text", ""))
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+    )
+    assert f"models:/notebook_forecaster@champion: version {info['version']}" in text
+    assert "largest difference to ml.volume_forecasts: 0.000000" in text
+    html = "\n".join(o["data"]["text/html"] for o in _outputs(nb, "text/html"))
+    assert "SeasonalNaive" in html and "Champion" in html and "mase_vs_baseline" in html
