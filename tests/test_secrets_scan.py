@@ -40,7 +40,9 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ): "a fake app token the test asserts is never shown in errors",
 }
 # Lock file: package URLs and sha256 hashes only (the largest file; most of the scan time).
-NOT_SCANNED = {"uv.lock"}
+# requirements-databricks.txt is its export (pins and hashes; tests/deploy/test_security.py
+# checks it equals `uv export` of the lock).
+NOT_SCANNED = {"uv.lock", "requirements-databricks.txt"}
 # Token formats detect-secrets does not know, or that must never appear even in tests.
 TOKEN_PATTERNS = {
     "Databricks personal access token": r"\bdapi[0-9a-f]{32}\b",

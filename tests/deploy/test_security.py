@@ -16,7 +16,7 @@ from nyc_lakehouse.deploy import databricks_run, requirements, wheel
 from nyc_lakehouse.deploy.databricks_run import RunRequest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "NYC_OPEN_DATA_APP_TOKEN"
+TOKEN = "NYC_OPEN_DATA_APP_TOKEN"  # pragma: allowlist secret (a variable name)
 SP_FOLDER = "/Users/${var.run_as_service_principal}/"
 
 
