@@ -7,6 +7,7 @@ from typing import Any
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline, node
 
+from nyc_lakehouse.pipelines.forecasting.no_panel import skip_without_panel
 from nyc_lakehouse.pipelines.forecasting.pipeline import SCORING_TAG
 from nyc_lakehouse.pipelines.monitoring.nodes import new_monitoring_run
 from nyc_lakehouse.pipelines.reporting.pipeline import create_pipeline as create_reporting_pipeline
@@ -34,6 +35,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     forecasts.
     """
     pipelines = find_pipelines(raise_errors=True)
+    if "forecasting" in pipelines:
+        # A lakehouse without 311 data forecasts nothing instead of failing (no_panel.py).
+        pipelines["forecasting"] = skip_without_panel(pipelines["forecasting"])
     in_full_run = dict(pipelines)
     forecasting = pipelines.get("forecasting", Pipeline([]))
     if forecasting.nodes:

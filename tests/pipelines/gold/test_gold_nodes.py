@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from pyspark.sql import functions as F
@@ -168,9 +168,28 @@ def test_missing_silver_column_is_a_clear_error(silver_311, gold_params):
         nodes.build_fact_311(broken, gold_params["sla"], 17520)
 
 
-def test_empty_silver_is_a_clear_error(silver_311, gold_params):
-    with pytest.raises(ValueError, match="empty"):
-        nodes.build_dim_date(silver_311.limit(0), gold_params["calendar"])
+def test_dim_date_comes_from_whichever_source_has_data(silver_311, silver_911, gold_params):
+    """Each source stands alone: a 911-only lakehouse gets its calendar from the 911 weeks."""
+    calendar = gold_params["calendar"]
+    no_311, no_911 = silver_311.limit(0), silver_911.limit(0)
+
+    def days(frame):
+        return sorted(r["date"] for r in frame.select("date").collect())
+
+    weeks = sorted({r["week_start_date"] for r in silver_911.collect()})
+    from_911 = days(nodes.build_dim_date(no_311, calendar, silver_911))
+    last_day = weeks[-1] + timedelta(days=6)
+    assert from_911[0] == date(weeks[0].year, 1, 1)
+    assert from_911[-1] == date(last_day.year, 12, 31)
+    assert len(from_911) == (from_911[-1] - from_911[0]).days + 1
+    assert set(weeks) <= set(from_911)
+    assert days(nodes.build_dim_date(silver_311, calendar, no_911)) == days(
+        nodes.build_dim_date(silver_311, calendar)
+    )
+    configured = {**calendar, "start": "2015-03-01", "end": "2016-02-01"}
+    assert len(days(nodes.build_dim_date(no_311, configured, no_911))) == 365 + 366
+    empty = nodes.build_dim_date(no_311, calendar, no_911)
+    assert empty.columns == columns_of("dim_date") and empty.count() == 0
 
 
 def test_sla_targets_must_be_positive():

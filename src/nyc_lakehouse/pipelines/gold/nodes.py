@@ -214,28 +214,59 @@ _CALENDAR_SCHEMA = T.StructType(
 )
 
 
-def build_dim_date(silver_311: DataFrame, calendar: Mapping[str, Any]) -> DataFrame:
-    """Calendar covering whole years from the first created day to the last created/closed day.
+def build_dim_date(
+    silver_311: DataFrame, calendar: Mapping[str, Any], silver_911: DataFrame | None = None
+) -> DataFrame:
+    """Calendar of whole years covering every day either source has data for.
 
-    ``calendar`` is parameters ``gold.calendar``: ``covid_periods`` and ``holiday_subdivision``.
+    311: the first created day to the last created/closed day; 911: every day of the weeks it
+    reports; ``calendar.start``/``calendar.end`` (optional ISO dates) widen the range. Each
+    source stands alone: a lakehouse with only 911 (or only 311) gets its calendar from the
+    other. ``calendar`` is parameters ``gold.calendar`` (also ``covid_periods`` and
+    ``holiday_subdivision``).
     """
-    require_columns(silver_311, SILVER_311_COLUMNS, "silver.nyc311_service_requests")
-    bounds = silver_311.select(
-        F.min("created_date_only").alias("first"),
-        F.max(F.greatest(F.col("created_date_only"), _valid_closed_day())).alias("last"),
-    ).collect()[0]
-    if bounds["first"] is None:
-        raise ValueError("silver.nyc311_service_requests is empty: nothing to build dim_date from")
-    first_day = date(bounds["first"].year, 1, 1)
-    last_day = date(bounds["last"].year, 12, 31)
-    rows = calendar_rows(
-        first_day,
-        last_day,
-        calendar["covid_periods"],
-        str(calendar.get("holiday_subdivision", "NY")),
-    )
+    bounds = _calendar_bounds(silver_311, silver_911, calendar)
+    if bounds is None:
+        logger.warning(
+            "gold.dim_date: no 311 or 911 rows in silver and no gold.calendar.start/end: the "
+            "calendar is empty"
+        )
+        rows = []
+    else:
+        rows = calendar_rows(
+            date(bounds[0].year, 1, 1),
+            date(bounds[1].year, 12, 31),
+            calendar["covid_periods"],
+            str(calendar.get("holiday_subdivision", "NY")),
+        )
     frame = get_spark().createDataFrame(rows, _CALENDAR_SCHEMA)
     return frame.withColumn("date_key", _date_key(F.col("date"))).select(*columns_of("dim_date"))
+
+
+def _calendar_bounds(
+    silver_311: DataFrame | None, silver_911: DataFrame | None, calendar: Mapping[str, Any]
+) -> tuple[date, date] | None:
+    """First and last day the calendar must cover, or None when nothing asks for a day."""
+    days: list[date] = [
+        date.fromisoformat(str(calendar[key]))
+        for key in ("start", "end")
+        if calendar.get(key) is not None
+    ]
+    if silver_311 is not None:
+        require_columns(silver_311, SILVER_311_COLUMNS, "silver.nyc311_service_requests")
+        row = silver_311.select(
+            F.min("created_date_only").alias("first"),
+            F.max(F.greatest(F.col("created_date_only"), _valid_closed_day())).alias("last"),
+        ).collect()[0]
+        days += [d for d in (row["first"], row["last"]) if d is not None]
+    if silver_911 is not None:
+        require_columns(silver_911, ("week_start_date",), "silver.nyc911_e2e_weekly")
+        row = silver_911.select(
+            F.min("week_start_date").alias("first"), F.max("week_start_date").alias("last")
+        ).collect()[0]
+        if row["first"] is not None:
+            days += [row["first"], row["last"] + timedelta(days=6)]
+    return (min(days), max(days)) if days else None
 
 
 def build_dim_agency(silver_311: DataFrame) -> DataFrame:

@@ -17,7 +17,8 @@ def create_pipeline(**kwargs: object) -> Pipeline:
     star_schema = [
         node(
             nodes.build_dim_date,
-            [SILVER_311, "params:gold.calendar"],
+            # Both sources: a lakehouse with only one still gets its calendar.
+            [SILVER_311, "params:gold.calendar", SILVER_911],
             "gold.dim_date",
             name="build_dim_date",
         ),

@@ -592,9 +592,11 @@ _register(
                 "kpi_911_overview__all_scope_present",
                 "kpi_911_overview",
                 "sql",
+                # Only when there are rows: a lakehouse without 911 data has none at all.
                 sql=(
-                    "SELECT 1 FROM (SELECT count(*) AS n FROM kpi_911_overview WHERE agency_scope = 'ALL') t"
-                    " WHERE n <> 1"
+                    "SELECT 1 FROM (SELECT sum(CASE WHEN agency_scope = 'ALL' THEN 1 ELSE 0"
+                    " END) AS n, count(*) AS total FROM kpi_911_overview) t"
+                    " WHERE n <> 1 AND total > 0"
                 ),
             ),
         ),
@@ -708,9 +710,11 @@ _register(
                 "covid_impact_analysis__all_rollup_exists",
                 "covid_impact_analysis",
                 "sql",
+                # Only when there are rows: a lakehouse without 311 data has none at all.
                 sql=(
-                    "SELECT 1 FROM (SELECT count(*) AS n FROM covid_impact_analysis"
-                    " WHERE complaint_type = 'ALL' AND borough = 'ALL') t WHERE n = 0"
+                    "SELECT 1 FROM (SELECT sum(CASE WHEN complaint_type = 'ALL' AND"
+                    " borough = 'ALL' THEN 1 ELSE 0 END) AS n, count(*) AS total"
+                    " FROM covid_impact_analysis) t WHERE n = 0 AND total > 0"
                 ),
             ),
         ),

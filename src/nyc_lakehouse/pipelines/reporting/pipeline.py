@@ -4,8 +4,14 @@ Each chart is its own plotly dataset (``reporting.<chart>_chart``, previewed by 
 last node assembles them into ``reporting.dashboard`` (``<files_root>/reporting/dashboard.html``).
 """
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import plotly.graph_objects as go
 from kedro.pipeline import Pipeline, node
 
+from nyc_lakehouse.lakehouse_sources import LABELS, warn_absent
 from nyc_lakehouse.pipelines.reporting import nodes
 
 CHARTS = (
@@ -17,6 +23,50 @@ CHARTS = (
     "nyc311_volume_by_borough",
     "nyc311_resolution_by_agency",
 )
+
+
+def _is_empty(table: Any) -> bool:
+    if hasattr(table, "isEmpty"):  # Spark
+        return bool(table.isEmpty())
+    return bool(getattr(table, "empty", False))
+
+
+def absent_source_chart(source: str, chart: str) -> go.Figure:
+    """The slot of a chart whose source has no data: a note saying so, not empty axes."""
+    fig = go.Figure()
+    fig.add_annotation(
+        text=(
+            f"No {LABELS[source]} data in this lakehouse (source {source} is turned off or has "
+            "not landed yet): nothing to draw."
+        ),
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+    )
+    fig.update_layout(
+        title={"text": chart.replace("_", " "), "x": 0.01},
+        template="plotly_white",
+        xaxis_visible=False,
+        yaxis_visible=False,
+        height=220,
+        meta={"absent_source": source},
+    )
+    return fig
+
+
+def _note_when_absent(draw: Callable[..., go.Figure], source: str, chart: str) -> Callable:
+    """``draw``, or the note of :func:`absent_source_chart` when its gold table is empty."""
+
+    @functools.wraps(draw)
+    def chart_or_note(table: Any, *args: Any, **kwargs: Any) -> go.Figure:
+        if _is_empty(table):
+            warn_absent(source, f"the dashboard shows a note instead of chart {chart}")
+            return absent_source_chart(source, chart)
+        return draw(table, *args, **kwargs)
+
+    return chart_or_note
 
 
 def create_pipeline(forecasts_input: str | None = None, **kwargs: object) -> Pipeline:
@@ -32,25 +82,27 @@ def create_pipeline(forecasts_input: str | None = None, **kwargs: object) -> Pip
     return Pipeline(
         [
             node(
-                nodes.nyc911_kpi_tiles,
+                _note_when_absent(nodes.nyc911_kpi_tiles, "nyc911", "nyc911_kpi_tiles"),
                 inputs=["gold.kpi_911_overview", f"{columns}.kpi_911_overview"],
                 outputs="reporting.nyc911_kpi_tiles_chart",
                 name="chart_nyc911_kpi_tiles",
             ),
             node(
-                nodes.nyc911_monthly_incidents_chart,
+                _note_when_absent(
+                    nodes.nyc911_monthly_incidents_chart, "nyc911", "nyc911_monthly_incidents"
+                ),
                 inputs=["gold.agg_911_monthly_agency", f"{columns}.agg_911_monthly_incidents"],
                 outputs="reporting.nyc911_monthly_incidents_chart",
                 name="chart_nyc911_monthly_incidents",
             ),
             node(
-                nodes.nyc911_pickup_trend_chart,
+                _note_when_absent(nodes.nyc911_pickup_trend_chart, "nyc911", "nyc911_pickup_trend"),
                 inputs=["gold.agg_911_monthly_agency", f"{columns}.agg_911_monthly_pickup"],
                 outputs="reporting.nyc911_pickup_trend_chart",
                 name="chart_nyc911_pickup_trend",
             ),
             node(
-                nodes.nyc311_daily_volume_chart,
+                _note_when_absent(nodes.nyc311_daily_volume_chart, "nyc311", "nyc311_daily_volume"),
                 inputs=[
                     "gold.agg_daily_summary",
                     f"{columns}.agg_daily_summary",
@@ -60,7 +112,9 @@ def create_pipeline(forecasts_input: str | None = None, **kwargs: object) -> Pip
                 name="chart_nyc311_daily_volume",
             ),
             node(
-                nodes.nyc311_top_complaint_types_chart,
+                _note_when_absent(
+                    nodes.nyc311_top_complaint_types_chart, "nyc311", "nyc311_top_complaint_types"
+                ),
                 inputs=[
                     "gold.agg_complaint_type_metrics",
                     f"{columns}.agg_complaint_type_metrics",
@@ -70,13 +124,17 @@ def create_pipeline(forecasts_input: str | None = None, **kwargs: object) -> Pip
                 name="chart_nyc311_top_complaint_types",
             ),
             node(
-                nodes.nyc311_volume_by_borough_chart,
+                _note_when_absent(
+                    nodes.nyc311_volume_by_borough_chart, "nyc311", "nyc311_volume_by_borough"
+                ),
                 inputs=["gold.agg_location_metrics", f"{columns}.agg_location_metrics"],
                 outputs="reporting.nyc311_volume_by_borough_chart",
                 name="chart_nyc311_volume_by_borough",
             ),
             node(
-                nodes.nyc311_resolution_by_agency_chart,
+                _note_when_absent(
+                    nodes.nyc311_resolution_by_agency_chart, "nyc311", "nyc311_resolution_by_agency"
+                ),
                 inputs=[
                     "gold.agg_agency_metrics",
                     f"{columns}.agg_agency_metrics",
