@@ -48,7 +48,7 @@ def test_freshness_in_hours_passes_at_the_limit_and_fails_one_hour_over():
     assert over["status"] == "fail" and over["unit"] == "hours"
     assert over["message"] == (
         f"freshness: {TABLE} newest _ingested_at (2024-03-08T11:00:00+00:00) is 49 hours "
-        "(2 days) old, limit 48 hours (1 hours over)"
+        "(2 days) old, limit 48 hours (1 hour over)"
     )
 
 
@@ -68,7 +68,7 @@ def test_freshness_of_the_latest_commit_and_what_cannot_be_measured():
     committed = NOW - timedelta(hours=49)
     over = _verdict(rule, nodes.commit_age_row(_run(), TABLE, committed))
     assert over["status"] == "fail" and over["observed"] == pytest.approx(49)
-    assert "last commit" in over["message"] and "(1 hours over)" in over["message"]
+    assert "last commit" in over["message"] and "(1 hour over)" in over["message"]
     unknown = _verdict(rule, nodes.commit_age_row(_run(), TABLE, None))
     assert unknown["status"] == "skipped" and pd.isna(unknown["observed"])
     empty = _verdict(FRESH_HOURS, nodes.metric_row(_run(), TABLE, "freshness_hours", None, "c"))

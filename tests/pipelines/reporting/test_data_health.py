@@ -65,7 +65,7 @@ def test_the_panel_shows_the_latest_run_worst_first(spark, data_root):
     )
     assert fail_at < ok_at  # the breach is on top
     assert "bronze.a newest _ingested_at (x) is 49 hours (2 days) old" in panel
-    assert "(1 hours over)" in panel
+    assert "(1 hour over)" in panel
     assert "<details><summary>1 checks skipped" in panel and "bronze.c does not exist" in panel
     assert ">49 hours</td>" in panel and ">48 hours</td>" in panel
 

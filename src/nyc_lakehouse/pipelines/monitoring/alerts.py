@@ -34,6 +34,8 @@ from typing import Any
 
 import pandas as pd
 
+from nyc_lakehouse.pipelines.monitoring.nodes import metrics_frame
+
 logger = logging.getLogger(__name__)
 
 ALERTS_TABLE = "monitoring.alert_results"
@@ -194,8 +196,14 @@ def _number(value: float, decimals: int = 1) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _amount(value: float, unit: str) -> str:
+    """'19 days', '1 day', '2.5 hours': a number with its unit, singular for exactly one."""
+    text = _number(value)
+    return f"{text} {unit[:-1] if text == '1' and unit.endswith('s') else unit}"
+
+
 class _Metrics:
-    """The run's metrics of one table, looked up by metric (and dimension)."""
+    """The run's metrics of one table, looked up by metric (one row per metric here)."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
@@ -243,13 +251,13 @@ def _freshness(rule: AlertRule, table: str, m: _Metrics) -> _Outcome:
     age = hours / 24.0 if in_days else hours
     what = "last commit" if metric == "commit_age_hours" else f"newest {row['dimension']}"
     latest = str(row["detail"]).removeprefix("latest ")
-    shown = f"{_number(age)} {unit}" + (
-        f" ({_number(hours / 24.0)} days)" if not in_days and hours >= 48 else ""
+    shown = _amount(age, unit) + (
+        f" ({_amount(hours / 24.0, 'days')})" if not in_days and hours >= 48 else ""
     )
-    message = f"freshness: {table} {what} ({latest}) is {shown} old, limit {_number(limit)} {unit}"
+    message = f"freshness: {table} {what} ({latest}) is {shown} old, limit {_amount(limit, unit)}"
     breached = age > limit
     if breached:
-        message += f" ({_number(age - limit)} {unit} over)"
+        message += f" ({_amount(age - limit, unit)} over)"
     return _Outcome(age, limit, unit, breached, message)
 
 
@@ -296,7 +304,7 @@ def _schema_drift(rule: AlertRule, table: str, m: _Metrics) -> _Outcome:
     watched = ", ".join(c.replace("_", " ") for c in rule.setting("changes"))
     message = (
         f"schema_drift: {table} " + ("; ".join(parts) if parts else f"no column {watched}")
-    ) + f" since the last run, limit {_number(limit, 0)} columns"
+    ) + f" since the last run, limit {_amount(limit, 'columns')}"
     breached = changed > limit
     if breached:
         message += f" ({_number(changed - limit, 0)} over)"
@@ -357,9 +365,7 @@ def evaluate_alerts(
     """One row per rule x table: the observed value, the limit, the status and a message."""
     rules = alert_rules_from_config(config)
     metrics = pd.concat(
-        [f for f in metric_frames if not f.empty]
-        or [pd.DataFrame(columns=["table_name", "metric", "dimension", "value", "detail"])],
-        ignore_index=True,
+        [metrics_frame([]), *(f for f in metric_frames if not f.empty)], ignore_index=True
     )
     by_table = {table: frame for table, frame in metrics.groupby("table_name", sort=True)}
     rows: list[dict[str, Any]] = []
