@@ -285,8 +285,10 @@ def test_rule_names_are_unique_and_a_mapping_is_accepted():
     assert not parsed.applies_to("monitoring.silver_batch_log")
 
 
-@pytest.mark.parametrize(("env", "data_freshness"), [("local", "warn"), ("databricks", "fail")])
-def test_the_configured_rules_parse(project_root, env, data_freshness):
+@pytest.mark.parametrize(
+    ("env", "freshness"), [("local", "warn"), ("live", "fail"), ("databricks", "fail")]
+)
+def test_the_configured_rules_parse(project_root, env, freshness):
     from kedro.config import OmegaConfigLoader
 
     from nyc_lakehouse.settings import CONFIG_LOADER_ARGS
@@ -304,9 +306,17 @@ def test_the_configured_rules_parse(project_root, env, data_freshness):
     }
     literal = {t for r in rules for t in r.tables if "*" not in t}
     assert literal <= measured
-    # The sample ends in 2022: its data-age alerts warn locally; the daily job fails on them.
-    current = {r.action for r in rules if r.name.endswith("_data_current")}
-    assert current == {data_freshness}
+    # The bundled sample is static: its freshness alerts warn; the daily runs fail on them.
+    ages = {
+        r.name: r.action for r in rules if r.check == "freshness" and r.setting("age_of") == "data"
+    }
+    assert set(ages) == {
+        "nyc311_ingested_daily",
+        "nyc911_ingested_weekly",
+        "nyc311_data_current",
+        "nyc911_data_current",
+    }
+    assert set(ages.values()) == {freshness}
 
 
 def test_quarantine_checks_read_the_columns_silver_writes():
@@ -320,7 +330,7 @@ def test_quarantine_checks_read_the_columns_silver_writes():
         assert "run_id" in names(table)
 
 
-def test_a_freshness_breach_fails_the_kedro_run_after_saving_its_results(
+def test_a_freshness_breach_fails_the_live_run_after_saving_its_results(
     spark, data_root, project_root, tmp_path, monkeypatch
 ):
     from kedro.framework.session import KedroSession
@@ -334,8 +344,19 @@ def test_a_freshness_breach_fails_the_kedro_run_after_saving_its_results(
     ).write.format("delta").save(str(data_root / "bronze" / "nyc311_service_requests"))
     bootstrap_project(project_root)
     runtime = {"monitoring": {"as_of": NOW.isoformat()}}
+    # On the static sample's env (conf/base) the same breach warns and the run succeeds.
+    with KedroSession.create(project_path=project_root, runtime_params=runtime) as session:
+        session.run(pipeline_name="monitoring")
+    warned = spark.read.format("delta").load(str(data_root / "monitoring" / "alert_results"))
+    assert [
+        r[0] for r in warned.where("status in ('warn', 'fail')").select("rule_name").collect()
+    ] == ["nyc311_ingested_daily"]
+    first_run = warned.select("run_id").first()[0]
+    # The live daily run (conf/live; data root from NYC_LAKEHOUSE_DATA_ROOT) fails on it.
     with (
-        KedroSession.create(project_path=project_root, runtime_params=runtime) as session,
+        KedroSession.create(
+            project_path=project_root, env="live", runtime_params=runtime
+        ) as session,
         pytest.raises(alerts.MonitoringAlertError) as raised,
     ):
         session.run(pipeline_name="monitoring")
@@ -347,13 +368,15 @@ def test_a_freshness_breach_fails_the_kedro_run_after_saving_its_results(
         "(19 days) old, limit 48 hours (408 hours over)"
     ) in message
     saved = spark.read.format("delta").load(str(data_root / "monitoring" / "alert_results"))
+    saved = saved.where(f"run_id != '{first_run}'")
     failed = saved.where("status = 'fail'").toPandas()
     assert list(failed["rule_name"]) == ["nyc311_ingested_daily"]
     assert failed["message"].iloc[0] in message
     stamped = saved.selectExpr("unix_timestamp(evaluated_at)").distinct().collect()
     assert [row[0] for row in stamped] == [NOW.timestamp()]  # the pinned as_of, not the clock
     metrics = spark.read.format("delta").load(str(data_root / "monitoring" / "pipeline_metrics"))
-    assert metrics.select("run_id").distinct().collect()[0][0] == failed["run_id"].iloc[0]
+    runs = {r[0] for r in metrics.select("run_id").distinct().collect()}
+    assert runs == {first_run, failed["run_id"].iloc[0]}  # the failed run's metrics were saved
 
 
 def test_alert_results_are_documented_with_the_schema_they_are_written_with(spark):
