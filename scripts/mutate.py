@@ -159,13 +159,18 @@ TARGETS = (
     ),
     Target(
         "monitoring",
-        ("src/nyc_lakehouse/pipelines/monitoring/nodes.py",),
+        (
+            "src/nyc_lakehouse/pipelines/monitoring/nodes.py",
+            "src/nyc_lakehouse/pipelines/monitoring/alerts.py",
+        ),
         (
             "tests/pipelines/monitoring",
             "--deselect=tests/pipelines/monitoring/test_monitoring.py::"
             "test_kedro_run_appends_one_batch_per_run_and_survives_missing_tables",
+            "--deselect=tests/pipelines/monitoring/test_monitoring_alerts.py::"
+            "test_a_freshness_breach_fails_the_live_run_after_saving_its_results",
         ),
-        "monitoring metrics: profiles, schema drift, freshness, volume anomalies",
+        "monitoring metrics and alert rules: profiles, drift, freshness, volume, quarantine",
     ),
 )
 
