@@ -147,7 +147,7 @@ def test_the_requirements_file_is_uv_locks_export():
 
 def test_every_requirement_is_pinned_and_hashed_and_hashes_are_required(locked):
     options = [line for line in REQUIREMENTS.read_text().splitlines() if line.startswith("--")]
-    assert options == ["--require-hashes"]
+    assert options == ["--require-hashes", "--only-binary :all:"]
     assert len(locked) > 50
     for name, (requirement, hashes) in locked.items():
         assert str(requirement.specifier).startswith("=="), name
@@ -182,6 +182,29 @@ def test_every_runtime_dependency_is_pinned_within_its_range(locked):
         assert name in locked, f"{name} is not in {REQUIREMENTS.name}"
         version = str(locked[name][0].specifier).removeprefix("==")
         assert wanted.specifier.contains(version, prereleases=True), (name, version)
+
+
+def test_every_package_has_a_wheel_for_the_job_clusters(locked):
+    """--only-binary: each package the clusters install (Databricks Runtime 17.3: Linux x86_64,
+    CPython 3.12) needs a wheel in the lock, or the cluster's library install fails."""
+    lock = tomllib.loads((PROJECT_ROOT / "uv.lock").read_text())
+    wheels = {wheel.normalize_name(p["name"]): p.get("wheels", []) for p in lock["package"]}
+    env = {"sys_platform": "linux", "platform_system": "Linux", "python_version": "3.12"}
+    env |= {"platform_machine": "x86_64", "implementation_name": "cpython"}
+    missing = []
+    for name, (requirement, _) in locked.items():
+        if requirement.marker and not requirement.marker.evaluate(env):
+            continue
+        files = [w["url"].rsplit("/", 1)[-1] for w in wheels[name]]
+        fits = [
+            f
+            for f in files
+            if f.endswith("-none-any.whl")
+            or (re.search(r"-(cp312|abi3|py3)-", f) and re.search(r"linux.*x86_64", f))
+        ]
+        if not fits:
+            missing.append(name)
+    assert not missing, missing
 
 
 def test_the_build_checks_the_file_and_the_sync_ships_it(bundle):

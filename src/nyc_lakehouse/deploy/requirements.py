@@ -4,8 +4,9 @@ A wheel's ``Requires-Dist`` are open ranges (``pyarrow>=17``), so a cluster reso
 PyPI at every start runs whatever was published last, unverified: the lock's hashes would
 protect only local runs and CI. The bundle therefore installs ``requirements-databricks.txt``
 before the wheel, as a ``requirements`` library of every task. The file is exported from
-``uv.lock`` with a hash of every artifact and starts with ``--require-hashes``: pip installs
-nothing whose bytes differ from the lock's, and nothing the file doesn't pin. It leaves out what
+``uv.lock`` with a hash of every artifact and starts with ``--require-hashes`` and
+``--only-binary :all:``: pip installs nothing whose bytes differ from the lock's, nothing the
+file doesn't pin, and runs no package's build code. It leaves out what
 the Databricks wheel leaves out (:data:`~nyc_lakehouse.deploy.wheel.DATABRICKS_DROPPED_REQUIREMENTS`:
 the local engine, the runtime's own Spark and Delta, dev-only tools such as kedro-viz) together
 with whatever only they need, and the dev dependency group.
@@ -32,7 +33,10 @@ HEADER = (
     "# The job clusters' dependencies, exported from uv.lock with hashes: do not edit.\n"
     "# Regenerate: uv run python -m nyc_lakehouse.deploy.requirements\n"
     "--require-hashes\n"
+    "--only-binary :all:\n"
 )
+"""pip options: every file checked by hash; wheels only, so no package's build code runs on a
+cluster (every package the clusters install has a wheel for Linux x86_64, CPython 3.12)."""
 
 
 def export_command() -> list[str]:
