@@ -94,6 +94,25 @@ def test_every_cluster_names_the_bundle_and_every_task_passes_the_entry_points_c
         databricks_run.check_params(request.params)
 
 
+def test_a_job_parameter_cannot_smuggle_another_param_into_the_task(jobs):
+    """Job parameters are pasted into --params text: a value with a comma adds keys, which the
+    allow-list must refuse (the base URL would take the token to another host)."""
+    from test_bundle import JOB_PARAMETER_REFERENCE
+
+    job = jobs["nyc_lakehouse_backfill"]
+    ingestion = [t for t in job["tasks"] if t["task_key"].startswith("ingestion")]
+    assert ingestion
+    hostile = "2019-01-01,nyc311.ingestion.base_url=http://127.0.0.1:9"
+    for task in ingestion:
+        arguments = [
+            JOB_PARAMETER_REFERENCE.sub(hostile, a) for a in task["python_wheel_task"]["parameters"]
+        ]
+        assert any(hostile in a for a in arguments), task["task_key"]
+        request = databricks_run.parse_args(arguments)
+        with pytest.raises(PermissionError, match="base_url"):
+            databricks_run.check_params(request.params)
+
+
 # --- 5. the token only where ingestion runs ---------------------------------------------------
 def test_the_token_is_only_on_the_clusters_of_ingestion_tasks(jobs):
     from test_bundle import task_request
