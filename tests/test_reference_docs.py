@@ -343,7 +343,7 @@ def test_silver_311_tables_are_documented_as_produced(spark, silver_params, run)
     problems += _problems("silver.nyc311_increment", list(prepared.columns), ignore=added_on_write)
     problems += _problems("monitoring.dq_results", _spark_types(nodes.dq_results_frame(records)))
     consumed = ledger.Selection("nyc311", (ledger.BronzeFile("batch-1", "part-0", None, 1),))
-    log = nodes.record_consumed_files(consumed, ledger.Selection("nyc911", ()), run, False)
+    log = nodes.record_consumed_files(run, False, consumed, ledger.Selection("nyc911", ()))
     problems += _problems("monitoring.silver_batch_log", _spark_types(log))
     assert problems == []
     assert quarantine.count() == 1 and final.count() == 1

@@ -7,11 +7,20 @@ from typing import Any
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline, node
 
+from nyc_lakehouse.lakehouse_sources import SOURCES
+from nyc_lakehouse.pipelines.bronze.pipeline import create_pipeline as create_bronze_pipeline
 from nyc_lakehouse.pipelines.forecasting.no_panel import skip_without_panel
 from nyc_lakehouse.pipelines.forecasting.pipeline import SCORING_TAG
+from nyc_lakehouse.pipelines.ingestion.pipeline import create_pipeline as create_ingestion_pipeline
 from nyc_lakehouse.pipelines.monitoring.nodes import new_monitoring_run
 from nyc_lakehouse.pipelines.reporting.pipeline import create_pipeline as create_reporting_pipeline
+from nyc_lakehouse.pipelines.silver.pipeline import create_pipeline as create_silver_pipeline
 
+PER_SOURCE_LAYERS = {
+    "ingestion": create_ingestion_pipeline,
+    "bronze": create_bronze_pipeline,
+    "silver": create_silver_pipeline,
+}
 MONITORING_START_NODE = "start_monitoring_run"
 FORECASTS = "ml.volume_forecasts"
 
@@ -39,6 +48,13 @@ def register_pipelines() -> dict[str, Pipeline]:
         # A lakehouse without 311 data forecasts nothing instead of failing (no_panel.py).
         pipelines["forecasting"] = skip_without_panel(pipelines["forecasting"])
     in_full_run = dict(pipelines)
+    # One source's ingestion, bronze or silver alone (`kedro run --pipeline silver_nyc911`), not
+    # part of the full run (the layers hold both): the Databricks jobs run each source as tasks
+    # of its own, so one source failing leaves the other's layers running.
+    for layer, create in PER_SOURCE_LAYERS.items():
+        if layer in pipelines:
+            for source in SOURCES:
+                pipelines[f"{layer}_{source}"] = create(sources=[source])
     forecasting = pipelines.get("forecasting", Pipeline([]))
     if forecasting.nodes:
         # Separate jobs: training registers the champion, scoring writes the forecasts from the

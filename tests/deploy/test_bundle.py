@@ -14,10 +14,10 @@ from nyc_lakehouse.deploy.databricks_run import parse_args
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENTRY_POINT = "nyc-lakehouse-databricks"
+SOURCES = ("nyc311", "nyc911")
+PER_SOURCE_LAYERS = ("ingestion", "bronze", "silver")
 DAILY_ORDER = [
-    "ingestion",
-    "bronze",
-    "silver",
+    *(f"{layer}_{source}" for layer in PER_SOURCE_LAYERS for source in SOURCES),
     "gold",
     "analytics",
     "ml_features",
@@ -164,11 +164,45 @@ def test_all_job_clusters_are_identical_but_for_the_token(bundle):
     assert clusters[0]["data_security_mode"] == "SINGLE_USER"  # Unity Catalog and /Volumes
 
 
-def test_daily_job_runs_every_layer_as_one_chain(jobs):
+@pytest.mark.parametrize("job_key", ["nyc_lakehouse_daily", "nyc_lakehouse_backfill"])
+def test_each_source_is_a_branch_of_its_own_up_to_gold(jobs, job_key):
+    """ingestion -> bronze -> silver per source, then gold when at least one source succeeded:
+    one source failing never stops the other's layers."""
+    tasks = {t["task_key"]: t for t in jobs[job_key]["tasks"]}
+    for source in SOURCES:
+        for upstream, layer in zip(PER_SOURCE_LAYERS, PER_SOURCE_LAYERS[1:], strict=False):
+            task = tasks[f"{layer}_{source}"]
+            assert task["depends_on"] == [{"task_key": f"{upstream}_{source}"}], task["task_key"]
+        assert "depends_on" not in tasks[f"ingestion_{source}"]
+    gold = tasks["gold"]
+    assert gold["depends_on"] == [{"task_key": f"silver_{source}"} for source in SOURCES]
+    assert gold["run_if"] == "AT_LEAST_ONE_SUCCESS"
+    assert not any(layer in tasks for layer in PER_SOURCE_LAYERS), "a task for both sources"
+
+
+def test_daily_job_runs_every_layer_from_gold_as_one_chain(jobs):
     tasks = jobs["nyc_lakehouse_daily"]["tasks"]
     assert [t["task_key"] for t in tasks] == DAILY_ORDER
-    for previous, task in zip(tasks, tasks[1:], strict=False):
+    after_gold = tasks[DAILY_ORDER.index("gold") :]
+    for previous, task in zip(after_gold, after_gold[1:], strict=False):
         assert task["depends_on"] == [{"task_key": previous["task_key"]}]
+        assert task.get("run_if", "ALL_SUCCESS") == "ALL_SUCCESS"
+
+
+def test_a_source_task_runs_only_that_source(jobs, registered_pipelines):
+    """A per-source task's pipeline writes nothing of the other source (its tables, its
+    landing run summary), so the two run side by side."""
+    for job_key, task, job in wheel_tasks(jobs):
+        name = task_request(task, job).pipeline
+        layer, _, source = name.partition("_")
+        if source not in SOURCES:
+            continue
+        (other,) = set(SOURCES) - {source}
+        outputs = written(registered_pipelines[name])
+        assert outputs and not [o for o in outputs if other in o], f"{job_key}.{name}: {outputs}"
+        full = registered_pipelines[layer]
+        mine = {n.name for n in registered_pipelines[name].nodes}
+        assert mine < {n.name for n in full.nodes}, f"{name} is not part of {layer}"
 
 
 def ancestors(job: dict[str, Any]) -> dict[str, set[str]]:
@@ -249,11 +283,12 @@ def test_backfill_passes_its_job_parameters_to_ingestion(jobs, registered_pipeli
     declared = {p["name"]: p["default"] for p in job["parameters"]}
     assert set(declared) == {"start_date", "end_date"}
     assert declared["start_date"] <= declared["end_date"]
-    ingestion = next(t for t in job["tasks"] if t["task_key"] == "ingestion")
-    raw = ingestion["python_wheel_task"]["parameters"]
-    assert set(JOB_PARAMETER_REFERENCE.findall(" ".join(raw))) == set(declared)
-    params = task_request(ingestion, job).params
-    for dataset in ("nyc311", "nyc911"):
+    for dataset in SOURCES:
+        ingestion = next(t for t in job["tasks"] if t["task_key"] == f"ingestion_{dataset}")
+        raw = ingestion["python_wheel_task"]["parameters"]
+        assert set(JOB_PARAMETER_REFERENCE.findall(" ".join(raw))) == set(declared)
+        params = task_request(ingestion, job).params
+        assert set(params) == {dataset}, "a source's task sets only its own parameters"
         settings = params[dataset]["ingestion"]
         assert settings["mode"] == "backfill"
         assert settings["source"] == "socrata"
@@ -284,8 +319,14 @@ def test_runtime_params_name_existing_parameters(jobs, job_key):
             out += leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else [prefix + key]
         return out
 
+    # Runtime-only values other config files read (`${runtime_params:lock_wait_seconds, 0}`).
+    conf_text = "\n".join(p.read_text() for p in (PROJECT_ROOT / "conf" / "base").glob("*.yml"))
+    runtime_only = set(re.findall(r"\$\{runtime_params:([A-Za-z0-9_]+)", conf_text))
+    assert "lock_wait_seconds" in runtime_only
     for task in jobs[job_key]["tasks"]:
         for dotted in leaves(task_request(task, jobs[job_key]).params):
+            if dotted in runtime_only:
+                continue
             node: Any = parameters
             for part in dotted.split("."):
                 assert isinstance(node, dict) and part in node, (

@@ -59,3 +59,39 @@ def test_dashboard_charts_of_a_source_without_data_are_a_note(caplog):
     drawn = charts["chart_nyc311_daily_volume"].func(daily, columns, 7)
     expected = reporting_nodes.nyc311_daily_volume_chart(daily, columns, 7)
     assert drawn.to_json() == expected.to_json()
+
+
+def _ancestors(pipeline, target) -> set:
+    """Every node ``target`` waits for in ``pipeline``, through the datasets between them."""
+    by_output = {output: n for n in pipeline.nodes for output in n.outputs}
+    found, stack = set(), [target]
+    while stack:
+        for name in stack.pop().inputs:
+            parent = by_output.get(name)
+            if parent is not None and parent not in found:
+                found.add(parent)
+                stack.append(parent)
+    return found
+
+
+def test_a_source_never_waits_for_the_other_sources_nodes():
+    """ingestion, bronze, silver: a node of one source has no node of the other upstream; gold's
+    911 tables never wait for silver 311 (dim_date, the data tests and the publication are
+    shared on purpose)."""
+    from kedro.framework.project import configure_project, pipelines
+
+    configure_project("nyc_lakehouse")
+    checked = 0
+    for layer in ("ingestion", "bronze", "silver"):
+        pipeline = pipelines[layer]
+        for source, other in (("nyc311", "nyc911"), ("nyc911", "nyc311")):
+            for node in pipeline.only_nodes_with_tags(source).nodes:
+                waits_for = {n.name for n in _ancestors(pipeline, node) if other in n.tags}
+                assert not waits_for, f"{layer}: {node.name} waits for {sorted(waits_for)}"
+                checked += 1
+    gold = pipelines["gold"]
+    for table in ("gold.fact_911_weekly", "gold.agg_911_monthly_agency", "gold.kpi_911_overview"):
+        (node,) = [n for n in gold.nodes if table in n.outputs]
+        inputs = {i for n in (node, *_ancestors(gold, node)) for i in n.inputs}
+        assert "silver.nyc311_service_requests" not in inputs, table
+    assert checked >= 2 + 4 + 10  # every per-source node of the three layers

@@ -65,6 +65,9 @@ ALLOWED_PARAMS: dict[str, Callable[[Any], bool]] = {
     r"full_refresh": lambda value: isinstance(value, bool),
     # which sources a run covers (conf/base/parameters.yml): a branch on or off, nothing more
     rf"sources\.{_DATASET}": lambda value: isinstance(value, bool),
+    # how long a per-source task waits for the other source's run to release the layer's shared
+    # log table (conf/base/run_lock.yml): seconds, at most a day
+    r"lock_wait_seconds": lambda value: type(value) is int and 0 <= value <= 86_400,
 }
 """``--params`` a job run may set: dotted-key pattern -> check of its (Kedro-typed) value."""
 
@@ -143,7 +146,8 @@ def check_params(params: Mapping[str, Any]) -> None:
         if check is None:
             raise PermissionError(
                 f"--params {key} is not a parameter a job run may set; allowed: the ingestion "
-                "source (socrata), mode, start and end dates, full_refresh and sources.<name> "
+                "source (socrata), mode, start and end dates, full_refresh, sources.<name> and "
+                "lock_wait_seconds "
                 "(docs/security.md)"
             )
         if not check(value):

@@ -159,13 +159,20 @@ def project_catalog(
     return catalog
 
 
-def run_silver(runtime_params: dict[str, Any] | None = None, **param_overrides: Any) -> None:
-    """Run the whole silver pipeline with Kedro's SequentialRunner on the real catalog."""
+def run_silver(
+    runtime_params: dict[str, Any] | None = None,
+    sources: tuple[str, ...] = ("nyc311", "nyc911"),
+    **param_overrides: Any,
+) -> None:
+    """Run the silver pipeline (of ``sources``) with Kedro's SequentialRunner on the real
+    catalog."""
     from kedro.runner import SequentialRunner
 
     from nyc_lakehouse.pipelines.silver import create_pipeline
 
-    SequentialRunner().run(create_pipeline(), silver_catalog(runtime_params, **param_overrides))
+    SequentialRunner().run(
+        create_pipeline(sources=sources), silver_catalog(runtime_params, **param_overrides)
+    )
 
 
 def read_table(spark, data_root: Path, table: str) -> list[dict[str, Any]]:

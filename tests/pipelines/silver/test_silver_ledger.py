@@ -172,7 +172,7 @@ def _write_batch(spark, data_root: Path, batch: str, keys: list, at: datetime, *
     requests = [good_request(key) for key in keys]
     frame = bronze_frame(spark, requests, NYC311_FIELDS, batch, at, **where)
     write_bronze(spark, data_root, NYC311, frame)
-    weekly = [good_911_row(), good_911_row(final_incident_type="  ")]  # one quarantined
+    weekly = [good_911_row(), good_911_row(agency="DOT")]  # one quarantined
     write_bronze(spark, data_root, NYC911, bronze_frame(spark, weekly, NYC911_FIELDS, batch, at))
 
 

@@ -164,24 +164,37 @@ def test_fail_rule_stops_the_run_and_names_rule_and_count(spark, data_root):
     assert not (data_root / "monitoring" / "silver_batch_log" / "_delta_log").exists()
 
 
-def test_a_run_failing_one_source_appends_no_quarantine_for_either(spark, data_root):
-    """Retrying a failed run must not append the other source's quarantine a second time."""
+def test_one_source_failing_leaves_the_other_and_a_retry_quarantines_once(spark, data_root):
+    """Each source stands alone: 911's failing check does not hold 311 back, and retrying the
+    failed runs never quarantines a row twice."""
     nyc311 = [good_request(1), good_request("ABC-1")]  # one quarantined 311 row
     nyc911 = [good_911_row(), good_911_row(agency="DOT")]  # 50% quarantined
     write_bronze(spark, data_root, NYC311, bronze_frame(spark, nyc311, NYC311_FIELDS, "b1"))
     write_bronze(spark, data_root, NYC911, bronze_frame(spark, nyc911, NYC911_FIELDS, "b1"))
     strict_911 = {"max_quarantine_share": 0.1, "min_rows_for_share_check": 1}
 
+    # The per-source runs (the Databricks tasks silver_nyc911, silver_nyc311).
+    with pytest.raises(DataQualityError, match="failed quarantine rules"):
+        run_silver(sources=("nyc911",), nyc911=strict_911)
+    run_silver(sources=("nyc311",))
+    assert [
+        r["unique_key"] for r in read_table(spark, data_root, "silver.nyc311_service_requests")
+    ] == [1]
+    assert not (data_root / "silver" / "nyc911_quarantine" / "_delta_log").exists()
+    ledger = read_table(spark, data_root, "monitoring.silver_batch_log")
+    assert {r["dataset"] for r in ledger} == {"nyc311"}
+
+    # The whole layer in one run fails on 911 twice, then passes: each row quarantined once.
     for _attempt in range(2):
         with pytest.raises(DataQualityError, match="failed quarantine rules"):
             run_silver(nyc911=strict_911)
-        for table in ("nyc311_quarantine", "nyc911_quarantine"):
-            assert not (data_root / "silver" / table / "_delta_log").exists(), table
-    run_silver()  # the default threshold lets the batch through: each row quarantined once
+    run_silver()
     assert [
         r["source_unique_key"] for r in read_table(spark, data_root, "silver.nyc311_quarantine")
     ] == ["ABC-1"]
     assert len(read_table(spark, data_root, "silver.nyc911_quarantine")) == 1
+    ledger = read_table(spark, data_root, "monitoring.silver_batch_log")
+    assert sorted(r["dataset"] for r in ledger) == ["nyc311", "nyc911"]
 
 
 def test_bundled_sample_nothing_lost_and_idempotent(spark, data_root):

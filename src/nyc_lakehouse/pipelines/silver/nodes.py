@@ -393,17 +393,16 @@ def _split_checked(
 
 def release_quarantine(
     quarantined: DataFrame,
-    other_source_results: object,
     run: Mapping[str, Any],
     interrupted_runs: Sequence[str] = (),
 ) -> RunRows:
-    """Hand the quarantined rows to the quarantine table once the other source's check passed.
+    """Hand a source's quarantined rows (its quality check passed) to its quarantine table.
 
-    The quarantine is append-only. Waiting for both quality checks (``other_source_results`` is
-    only there to order the nodes) means a run that fails a check appends nothing to either
-    quarantine. A run that appended and then ended before its ledger write is an
-    ``interrupted_runs`` entry: this run checks the same files again, so the dataset deletes
-    that run's rows before it appends this run's.
+    Each source stands alone: a failing check of the other source does not hold this one back.
+    The quarantine is append-only. A run that appended and then ended before its ledger write
+    (for instance because the other source failed afterwards) is an ``interrupted_runs`` entry:
+    the next run checks the same files again, so the dataset deletes that run's rows before it
+    appends its own, and no row is quarantined twice.
     """
     return RunRows(quarantined, str(run["run_id"]), tuple(interrupted_runs))
 
@@ -1132,14 +1131,14 @@ def finalize_911(passed: DataFrame, run: Mapping[str, Any]) -> DataFrame:
 
 
 def publish_dq_results(
-    records_311: list[dict[str, Any]],
-    records_911: list[dict[str, Any]],
     run: Mapping[str, Any],
-    interrupted_runs: Sequence[str] = (),
+    interrupted_runs: Sequence[str],
+    *records: list[dict[str, Any]],
 ) -> RunRows:
-    """``monitoring.dq_results`` rows of this run, replacing those of ``interrupted_runs``
-    (their files are checked again by this run: see :func:`release_quarantine`)."""
-    frame = dq_results_frame(records_311, records_911)
+    """``monitoring.dq_results`` rows of this run (one record list per source it checked),
+    replacing those of ``interrupted_runs`` (their files are checked again by this run: see
+    :func:`release_quarantine`)."""
+    frame = dq_results_frame(*records)
     return RunRows(frame, str(run["run_id"]), tuple(interrupted_runs))
 
 
@@ -1176,33 +1175,32 @@ def dq_results_frame(*record_lists: list[dict[str, Any]]) -> DataFrame:
 
 
 def record_consumed_files(
-    selection_311: ledger.Selection,
-    selection_911: ledger.Selection,
     run: Mapping[str, Any],
     full_refresh: bool,
-    *written_tables: DataFrame,
+    *selections_and_written: ledger.Selection | DataFrame,
 ) -> DataFrame:
     """``monitoring.silver_batch_log`` rows: the bronze files this run consumed, one per file.
 
-    It takes every table the run writes (silver, quarantines, DQ results) as inputs only so that
-    Kedro runs it after they are saved: the ledger is the run's commit point. A file is listed
+    ``selections_and_written``: the file selection of each source the run handled, then every
+    table the run writes (silver, quarantines, DQ results), which are inputs only so that Kedro
+    runs this after they are saved: the ledger is the run's commit point. A file is listed
     once its rows are in silver or the quarantine and counted in the DQ results, so a run that
     ends earlier is simply taken up by the next one (:mod:`.ledger`).
     """
     from nyc_lakehouse.spark import get_spark
 
-    del written_tables
+    selections = [s for s in selections_and_written if isinstance(s, ledger.Selection)]
     rows = [
         row
-        for selection in (selection_311, selection_911)
+        for selection in selections
         for row in ledger.ledger_rows(selection, run, bool(full_refresh))
     ]
-    consumed = len(selection_311.files) + len(selection_911.files)
+    consumed = sum(len(selection.files) for selection in selections)
     logger.info(
         "Silver run %s consumed %d bronze file(s) (%s rows)%s",
         run["run_id"],
         consumed,
-        f"{selection_311.rows + selection_911.rows:,}",
+        f"{sum(selection.rows for selection in selections):,}",
         f"; {len(rows) - consumed} file(s) recorded as consumed under the batch-level log"
         if len(rows) > consumed
         else "",

@@ -1,13 +1,21 @@
 """Wiring of the ``silver`` pipeline (nodes live in nodes.py)."""
 
+from collections.abc import Iterable
+
 from kedro.pipeline import Pipeline, node
 
+from nyc_lakehouse.lakehouse_sources import SOURCES
 from nyc_lakehouse.pipelines.silver import nodes
 
 
-def create_pipeline(**kwargs: object) -> Pipeline:
+def create_pipeline(sources: Iterable[str] = SOURCES, **kwargs: object) -> Pipeline:
     """311: prepared increment (typed, checked, enriched) -> quality verdict -> final;
-    911: base -> quality -> final; DQ results, then the ledger of consumed bronze files."""
+    911: base -> quality -> final; DQ results, then the ledger of consumed bronze files.
+
+    Each source's branch stands alone: neither waits for the other's nodes, so one source's
+    failing check leaves the other's tables written (the failed run's ledger is not written,
+    and the next run takes its files up again). ``sources`` builds the pipeline of one source
+    only (``silver_nyc311`` / ``silver_nyc911``, the per-source Databricks tasks)."""
     run_context = Pipeline(
         [
             node(
@@ -58,12 +66,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             node(
                 nodes.release_quarantine,
-                inputs=[
-                    "nyc311_quarantined_rows",
-                    "nyc911_dq_records",
-                    "silver_run",
-                    "silver_interrupted_runs",
-                ],
+                inputs=["nyc311_quarantined_rows", "silver_run", "silver_interrupted_runs"],
                 outputs="silver.nyc311_quarantine",
                 name="release_311_quarantine",
             ),
@@ -104,12 +107,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             node(
                 nodes.release_quarantine,
-                inputs=[
-                    "nyc911_quarantined_rows",
-                    "nyc311_dq_records",
-                    "silver_run",
-                    "silver_interrupted_runs",
-                ],
+                inputs=["nyc911_quarantined_rows", "silver_run", "silver_interrupted_runs"],
                 outputs="silver.nyc911_quarantine",
                 name="release_911_quarantine",
             ),
@@ -121,15 +119,20 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
         ]
     )
+    branches = {"nyc311": nyc311, "nyc911": nyc911}
+    chosen = [source for source in SOURCES if source in set(sources)]
+    tables = {
+        "nyc311": ["silver.nyc311_service_requests", "silver.nyc311_quarantine"],
+        "nyc911": ["silver.nyc911_e2e_weekly", "silver.nyc911_quarantine"],
+    }
     monitoring = Pipeline(
         [
             node(
                 nodes.publish_dq_results,
                 inputs=[
-                    "nyc311_dq_records",
-                    "nyc911_dq_records",
                     "silver_run",
                     "silver_interrupted_runs",
+                    *[f"{source}_dq_records" for source in chosen],
                 ],
                 outputs="monitoring.dq_results",
                 name="publish_silver_dq_results",
@@ -137,14 +140,10 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             node(
                 nodes.record_consumed_files,
                 inputs=[
-                    "nyc311_consumed_files",
-                    "nyc911_consumed_files",
                     "silver_run",
                     "params:silver.full_refresh",
-                    "silver.nyc311_service_requests",
-                    "silver.nyc311_quarantine",
-                    "silver.nyc911_e2e_weekly",
-                    "silver.nyc911_quarantine",
+                    *[f"{source}_consumed_files" for source in chosen],
+                    *[table for source in chosen for table in tables[source]],
                     "monitoring.dq_results",
                 ],
                 outputs="monitoring.silver_batch_log",
@@ -152,4 +151,11 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
         ]
     )
-    return Pipeline([run_context, nyc311, nyc911, monitoring], tags="silver")
+    return Pipeline(
+        [
+            run_context,
+            *(Pipeline(branches[source], tags=[source]) for source in chosen),
+            monitoring,
+        ],
+        tags="silver",
+    )
