@@ -722,14 +722,16 @@ def build_kpi_911_overview(fact_911_weekly: DataFrame, nyc911: Mapping[str, Any]
 
 
 def run_gold_data_tests(
-    config: Mapping[str, Any], **tables: DataFrame
+    config: Mapping[str, Any], plan: Mapping[str, Any] | None = None, **tables: DataFrame
 ) -> tuple[DataFrame, list[dict[str, Any]]]:
     """Evaluate every gold data test; return the rows for ``monitoring.gold_test_results`` and a summary.
 
-    Never raises on a failing test: the results must be written first. ``enforce_data_tests``
-    (the next node) fails the run.
+    On a daily build (``plan``), the tables grown month by month are tested on the months it
+    rebuilt (:func:`incremental.tested_rows`): the other months were tested when they were
+    built and have not changed since. Never raises on a failing test: the results must be
+    written first. ``enforce_data_tests`` (the next node) fails the run.
     """
-    return _run_data_tests("gold", config, tables)
+    return _run_data_tests("gold", config, incremental.tested_rows(plan, tables))
 
 
 def run_analytics_data_tests(

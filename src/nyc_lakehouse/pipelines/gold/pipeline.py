@@ -115,7 +115,13 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             name="build_kpi_911_overview",
         ),
     ]
-    quality = data_test_nodes("gold", nodes.run_gold_data_tests, "monitoring.gold_test_results")
+    # The plan: on a daily run the month-grown tables are tested on the months it rebuilt.
+    quality = data_test_nodes(
+        "gold",
+        nodes.run_gold_data_tests,
+        "monitoring.gold_test_results",
+        {"plan": "gold_311_plan"},
+    )
     gold_tables = sorted(f"gold.{name}" for name, spec in TABLES.items() if spec.pipeline == "gold")
     # Last: readers switch to the new build only once its data tests have passed, all tables
     # at once (nyc_lakehouse.datasets.published_gold).
@@ -129,7 +135,10 @@ def create_pipeline(**kwargs: object) -> Pipeline:
 
 
 def data_test_nodes(
-    pipeline: str, run_tests: Callable[..., Any], results_dataset: str
+    pipeline: str,
+    run_tests: Callable[..., Any],
+    results_dataset: str,
+    extra_inputs: dict[str, str] | None = None,
 ) -> list[Node]:
     """Run the data tests of ``pipeline``'s tables, then enforce them.
 
@@ -141,7 +150,7 @@ def data_test_nodes(
     return [
         node(
             run_tests,
-            {"config": "params:gold.data_tests", **tables},
+            {"config": "params:gold.data_tests", **(extra_inputs or {}), **tables},
             [results_dataset, summary],
             name=f"run_{pipeline}_data_tests",
         ),
