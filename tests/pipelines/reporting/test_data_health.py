@@ -68,6 +68,9 @@ def test_the_panel_shows_the_latest_run_worst_first(spark, data_root):
     assert "(1 hour over)" in panel
     assert "<details><summary>1 checks skipped" in panel and "bronze.c does not exist" in panel
     assert ">49 hours</td>" in panel and ">48 hours</td>" in panel
+    assert "breaches (<code>fail</code>) failed that run" in panel
+    calm = data_health.data_health_panel(results[results["status"] == "ok"])
+    assert "failed that run" not in calm and 'badge fail">' not in calm
 
 
 def test_without_results_the_panel_says_how_to_get_them(data_root):

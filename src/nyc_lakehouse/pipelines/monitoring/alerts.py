@@ -196,7 +196,7 @@ def _number(value: float, decimals: int = 1) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _amount(value: float, unit: str) -> str:
+def format_amount(value: float, unit: str) -> str:
     """'19 days', '1 day', '2.5 hours': a number with its unit, singular for exactly one."""
     text = _number(value)
     return f"{text} {unit[:-1] if text == '1' and unit.endswith('s') else unit}"
@@ -251,13 +251,15 @@ def _freshness(rule: AlertRule, table: str, m: _Metrics) -> _Outcome:
     age = hours / 24.0 if in_days else hours
     what = "last commit" if metric == "commit_age_hours" else f"newest {row['dimension']}"
     latest = str(row["detail"]).removeprefix("latest ")
-    shown = _amount(age, unit) + (
-        f" ({_amount(hours / 24.0, 'days')})" if not in_days and hours >= 48 else ""
+    shown = format_amount(age, unit) + (
+        f" ({format_amount(hours / 24.0, 'days')})" if not in_days and hours >= 48 else ""
     )
-    message = f"freshness: {table} {what} ({latest}) is {shown} old, limit {_amount(limit, unit)}"
+    message = (
+        f"freshness: {table} {what} ({latest}) is {shown} old, limit {format_amount(limit, unit)}"
+    )
     breached = age > limit
     if breached:
-        message += f" ({_amount(age - limit, unit)} over)"
+        message += f" ({format_amount(age - limit, unit)} over)"
     return _Outcome(age, limit, unit, breached, message)
 
 
@@ -301,10 +303,10 @@ def _schema_drift(rule: AlertRule, table: str, m: _Metrics) -> _Outcome:
         changed += count
         if count:
             parts.append(f"{change.replace('_', ' ')} {_number(count, 0)} ({row['detail']})")
-    watched = ", ".join(c.replace("_", " ") for c in rule.setting("changes"))
+    watched = " or ".join(c.replace("_", " ") for c in rule.setting("changes"))
     message = (
         f"schema_drift: {table} " + ("; ".join(parts) if parts else f"no column {watched}")
-    ) + f" since the last run, limit {_amount(limit, 'columns')}"
+    ) + f" since the last run, limit {format_amount(limit, 'columns')}"
     breached = changed > limit
     if breached:
         message += f" ({_number(changed - limit, 0)} over)"

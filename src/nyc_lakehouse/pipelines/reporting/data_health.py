@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from nyc_lakehouse.pipelines.monitoring.alerts import format_amount
+
 logger = logging.getLogger(__name__)
 
 SEVERITY = ("fail", "warn", "ok", "skipped")
@@ -61,7 +63,9 @@ def _number(value: Any, unit: str) -> str:
         return ""
     if unit == "share":
         return f"{float(value):.2%}"
-    return f"{float(value):,.2f}".rstrip("0").rstrip(".") + (f" {unit}" if unit else "")
+    if unit in ("hours", "days", "columns"):
+        return format_amount(float(value), unit)
+    return f"{float(value):.2f}"  # |z|
 
 
 def _badge(status: str) -> str:
@@ -114,8 +118,12 @@ def data_health_panel(results: pd.DataFrame | None) -> str:
         style,
         f'<p class="note">Monitoring run <code>{html.escape(str(results["run_id"].iloc[0]))}'
         f"</code> at {stamp}: {summary}. "
-        "An error-level breach (<code>fail</code>) failed that run. Rules: "
-        "<code>monitoring.alerts</code> in the parameters.</p>",
+        + (
+            "Its error-level breaches (<code>fail</code>) failed that run. "
+            if "fail" in counts
+            else ""
+        )
+        + "Rules: <code>monitoring.alerts</code> in the parameters.</p>",
     ]
     if not shown.empty:
         parts.append(_table(shown))
