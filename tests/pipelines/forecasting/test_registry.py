@@ -165,3 +165,23 @@ def test_the_champion_predicts_in_a_clean_environment(run, tracking, tmp_path):
     pd.testing.assert_series_equal(
         served["y_hat"], expected["y_hat"].reset_index(drop=True), check_names=False
     )
+
+
+def test_training_and_scoring_split_the_forecasting_pipeline():
+    """Databricks runs them as two tasks: scoring needs nothing but what training registered."""
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(PROJECT_ROOT)
+    from nyc_lakehouse.pipeline_registry import register_pipelines
+
+    pipelines = register_pipelines()
+    scoring = {n.name for n in pipelines["forecast_scoring"].nodes}
+    training = {n.name for n in pipelines["forecast_training"].nodes}
+    assert scoring == {"score_volume_forecasts"}
+    assert training | scoring == {n.name for n in pipelines["forecasting"].nodes}
+    assert not training & scoring
+    assert pipelines["forecast_scoring"].inputs() == {
+        "forecasting.champion_model_info",
+        "params:forecasting",
+    }
+    assert "forecasting.champion_model_info" in pipelines["forecast_training"].outputs()
