@@ -15,12 +15,16 @@ def build_gold(silver_311: Any, gold_params: dict[str, Any]) -> dict[str, Any]:
     sla = gold_params["sla"]
     fact = gold.build_fact_311(silver_311, sla, gold_params["response_time_outlier_hours"])
     dim_date = gold.build_dim_date(silver_311, gold_params["calendar"])
+    dims = {
+        "dim_complaint_type": gold.build_dim_complaint_type(silver_311, sla),
+        "dim_location": gold.build_dim_location(silver_311),
+    }
     return {
         "fact_311": fact,
         "dim_date": dim_date,
-        "dim_complaint_type": gold.build_dim_complaint_type(silver_311, sla),
-        "dim_location": gold.build_dim_location(silver_311),
+        **dims,
         "agg_daily_summary": gold.build_agg_daily_summary(fact, dim_date),
+        "agg_daily_type_borough": gold.build_agg_daily_type_borough(fact, *dims.values()),
     }
 
 

@@ -32,7 +32,7 @@ def _request(
 
 def test_seasonal_trends_index_and_peak(gold_from):
     gold = gold_from(SILVER_311_RECORDS)
-    table = nodes.build_seasonal_trends(gold["fact_311"], gold["dim_complaint_type"], PARAMS)
+    table = nodes.build_seasonal_trends(gold["agg_daily_type_borough"], PARAMS)
     assert table.columns == columns_of("seasonal_trends")
     rows = {(r["complaint_type"], r["month_of_year"]): r for r in table.collect()}
     # covered months: April, July, December (one year each); noise only in July (2 requests)
@@ -83,7 +83,7 @@ def test_covid_impact_against_same_month_baseline(gold_from):
     ]
     gold = gold_from(records)
     table = nodes.build_covid_impact_analysis(
-        gold["fact_311"], gold["dim_date"], gold["dim_complaint_type"], gold["dim_location"], PARAMS
+        gold["agg_daily_type_borough"], gold["dim_date"], PARAMS
     )
     assert table.columns == columns_of("covid_impact_analysis")
     rows = {(r["complaint_type"], r["borough"], r["covid_period"]): r for r in table.collect()}
@@ -110,7 +110,7 @@ def test_covid_impact_against_same_month_baseline(gold_from):
 def test_covid_impact_without_baseline_year_is_null_not_zero(gold_from):
     gold = gold_from([_request(1, date(2022, 1, 3)), _request(2, date(2022, 1, 4))])
     table = nodes.build_covid_impact_analysis(
-        gold["fact_311"], gold["dim_date"], gold["dim_complaint_type"], gold["dim_location"], PARAMS
+        gold["agg_daily_type_borough"], gold["dim_date"], PARAMS
     )
     rows = table.collect()
     assert {r["covid_period"] for r in rows} == {"post"}
@@ -153,7 +153,7 @@ def test_borough_hotspots_grade_days_against_the_borough_average(gold_from):
         key += 1
         records.append(_request(key, start, borough="MANHATTAN"))
     gold = gold_from(records)
-    table = nodes.build_borough_hotspots(gold["fact_311"], gold["dim_location"], PARAMS)
+    table = nodes.build_borough_hotspots(gold["agg_daily_type_borough"], PARAMS)
     assert table.columns == columns_of("borough_hotspots")
     rows = {(r["borough"], r["date"]): r for r in table.collect()}
     assert set(rows) == {
@@ -173,4 +173,4 @@ def test_borough_hotspot_thresholds_must_be_ordered(gold_from):
     gold = gold_from([_request(1, date(2021, 3, 1))])
     params = {**PARAMS, "hotspot": {"threshold": 1.5, "high": 1.2, "medium": 1.5, "low": 1.2}}
     with pytest.raises(ValueError, match="high >= medium >= low"):
-        nodes.build_borough_hotspots(gold["fact_311"], gold["dim_location"], params)
+        nodes.build_borough_hotspots(gold["agg_daily_type_borough"], params)

@@ -35,6 +35,9 @@ def gold_tables(silver_311, silver_911, gold_params):
             fact, dims["dim_complaint_type"]
         ),
         "agg_location_metrics": nodes.build_agg_location_metrics(fact, dims["dim_location"]),
+        "agg_daily_type_borough": nodes.build_agg_daily_type_borough(
+            fact, dims["dim_complaint_type"], dims["dim_location"]
+        ),
         "silver_311_fingerprint": nodes.build_silver_311_fingerprint(plan),
         "fact_911_weekly": fact_911,
         "agg_911_monthly_agency": nodes.build_agg_911_monthly_agency(fact_911),

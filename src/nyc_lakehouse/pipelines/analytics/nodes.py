@@ -23,34 +23,32 @@ def _pct_change(value: Column, reference: Column) -> Column:
     return F.round(safe_divide((value - reference) * 100.0, reference), 2)
 
 
-def build_seasonal_trends(
-    fact_311: DataFrame, dim_complaint_type: DataFrame, params: Mapping[str, Any]
-) -> DataFrame:
+def build_seasonal_trends(daily_counts: DataFrame, params: Mapping[str, Any]) -> DataFrame:
     """Average volume per month of the year, and its seasonal index, per complaint type.
 
+    ``daily_counts`` is ``gold.agg_daily_type_borough`` (requests per day, type and borough).
     A month of the year counts for every year in which the data covers it (any complaint type),
     so a type with no requests in a covered month contributes a zero, not a gap.
     """
     all_label = str(params.get("seasonal_all_label", "All complaint types"))
-    requests = fact_311.join(
-        dim_complaint_type.select("complaint_type_key", "complaint_type"), "complaint_type_key"
-    ).select(
+    requests = daily_counts.select(
         "complaint_type",
-        F.year("created_date_only").alias("year"),
-        F.month("created_date_only").alias("month_of_year"),
+        F.year("date").alias("year"),
+        F.month("date").alias("month_of_year"),
+        "request_count",
     )
     requests = requests.unionByName(requests.withColumn("complaint_type", F.lit(all_label)))
     covered = (
-        fact_311.select(
-            F.year("created_date_only").alias("year"),
-            F.month("created_date_only").alias("month_of_year"),
+        daily_counts.select(
+            F.year("date").alias("year"),
+            F.month("date").alias("month_of_year"),
         )
         .distinct()
         .groupBy("month_of_year")
         .agg(F.count(F.lit(1)).alias("years_observed"))
     )
     counts = requests.groupBy("complaint_type", "month_of_year").agg(
-        F.count(F.lit(1)).alias("request_count")
+        F.sum("request_count").alias("request_count")
     )
     grid = requests.select("complaint_type").distinct().crossJoin(covered)
     by_type = Window.partitionBy("complaint_type")
@@ -106,13 +104,11 @@ def _with_rollups(df: DataFrame) -> DataFrame:
 
 
 def build_covid_impact_analysis(
-    fact_311: DataFrame,
-    dim_date: DataFrame,
-    dim_complaint_type: DataFrame,
-    dim_location: DataFrame,
-    params: Mapping[str, Any],
+    daily_counts: DataFrame, dim_date: DataFrame, params: Mapping[str, Any]
 ) -> DataFrame:
     """Daily volume per COVID period against the baseline year's same-month daily averages.
+
+    ``daily_counts`` is ``gold.agg_daily_type_borough`` (requests per day, type and borough).
 
     The baseline (seed definition: 2019 same-month averages) for a period is the mean, over the
     period's observed days, of the baseline year's average daily volume in the same calendar
@@ -121,15 +117,9 @@ def build_covid_impact_analysis(
     """
     baseline_year = int(params["covid_baseline_year"])
     requests = _with_rollups(
-        fact_311.join(
-            dim_complaint_type.select("complaint_type_key", "complaint_type"), "complaint_type_key"
-        )
-        .join(dim_location.select("location_key", "borough"), "location_key")
-        .select("complaint_type", "borough", F.col("created_date_only").alias("date"))
+        daily_counts.select("complaint_type", "borough", "date", "request_count")
     )
-    span = fact_311.select(
-        F.min("created_date_only").alias("first"), F.max("created_date_only").alias("last")
-    )
+    span = daily_counts.select(F.min("date").alias("first"), F.max("date").alias("last"))
     days = dim_date.join(
         span, (F.col("date") >= F.col("first")) & (F.col("date") <= F.col("last"))
     ).select("date", "covid_period", "year", "month")
@@ -145,7 +135,7 @@ def build_covid_impact_analysis(
         groups.crossJoin(periods)
         .join(
             dated.groupBy("complaint_type", "borough", "covid_period").agg(
-                F.count(F.lit(1)).alias("request_count")
+                F.sum("request_count").alias("request_count")
             ),
             ["complaint_type", "borough", "covid_period"],
             "left",
@@ -162,7 +152,7 @@ def build_covid_impact_analysis(
     baseline_counts = (
         dated.where(F.col("year") == baseline_year)
         .groupBy("complaint_type", "borough", "month")
-        .agg(F.count(F.lit(1)).alias("baseline_requests"))
+        .agg(F.sum("request_count").alias("baseline_requests"))
     )
     baseline_daily = (
         groups.crossJoin(baseline_days)
@@ -250,9 +240,7 @@ def build_holiday_pattern_analysis(
     )
 
 
-def build_borough_hotspots(
-    fact_311: DataFrame, dim_location: DataFrame, params: Mapping[str, Any]
-) -> DataFrame:
+def build_borough_hotspots(daily_counts: DataFrame, params: Mapping[str, Any]) -> DataFrame:
     """Borough days whose volume stands out against the borough's own average day.
 
     Seed definition: a hotspot is a day above ``hotspot.threshold`` (1.5x) the borough's average
@@ -268,10 +256,9 @@ def build_borough_hotspots(
             f"analytics.hotspot: expected high >= medium >= low > 0, got {high}, {medium}, {low}"
         )
     daily = (
-        fact_311.join(dim_location.select("location_key", "borough"), "location_key")
-        .where(F.col("borough") != F.lit("UNSPECIFIED"))
-        .groupBy("borough", F.col("created_date_only").alias("date"))
-        .agg(F.count(F.lit(1)).alias("request_count"))
+        daily_counts.where(F.col("borough") != F.lit("UNSPECIFIED"))
+        .groupBy("borough", "date")
+        .agg(F.sum("request_count").alias("request_count"))
     )
     spans = daily.groupBy("borough").agg(
         F.sum("request_count").alias("_total"),

@@ -12,19 +12,13 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         [
             node(
                 nodes.build_seasonal_trends,
-                ["gold.fact_311", "gold.dim_complaint_type", "params:analytics"],
+                ["gold.agg_daily_type_borough", "params:analytics"],
                 "gold.seasonal_trends",
                 name="build_seasonal_trends",
             ),
             node(
                 nodes.build_covid_impact_analysis,
-                [
-                    "gold.fact_311",
-                    "gold.dim_date",
-                    "gold.dim_complaint_type",
-                    "gold.dim_location",
-                    "params:analytics",
-                ],
+                ["gold.agg_daily_type_borough", "gold.dim_date", "params:analytics"],
                 "gold.covid_impact_analysis",
                 name="build_covid_impact_analysis",
             ),
@@ -36,7 +30,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             node(
                 nodes.build_borough_hotspots,
-                ["gold.fact_311", "gold.dim_location", "params:analytics"],
+                ["gold.agg_daily_type_borough", "params:analytics"],
                 "gold.borough_hotspots",
                 name="build_borough_hotspots",
             ),

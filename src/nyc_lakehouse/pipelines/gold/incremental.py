@@ -56,6 +56,7 @@ MONTHLY_311_TABLES = (
     "agg_agency_metrics",
     "agg_complaint_type_metrics",
     "agg_location_metrics",
+    "agg_daily_type_borough",
 )
 FINGERPRINT_FIELDS = ("rows", "key_checksum", "last_silver_stamp")
 

@@ -575,6 +575,34 @@ def build_agg_location_metrics(
     return _metrics_by(fact_311, "location_key", dim_location, "agg_location_metrics", plan)
 
 
+def build_agg_daily_type_borough(
+    fact_311: DataFrame,
+    dim_complaint_type: DataFrame,
+    dim_location: DataFrame,
+    plan: Mapping[str, Any] | None = None,
+) -> DataFrame | MonthsRewrite:
+    """Requests per creation day x complaint type x borough: what the analytics pipeline reads
+    instead of the fact, so its cost follows days and types, not requests."""
+    frame = (
+        incremental.in_months(plan, fact_311)
+        .join(
+            dim_complaint_type.select("complaint_type_key", "complaint_type"),
+            "complaint_type_key",
+        )
+        .join(dim_location.select("location_key", "borough"), "location_key")
+        .groupBy(
+            "created_month",
+            F.col("created_date_only").alias("date"),
+            "complaint_type_key",
+            "complaint_type",
+            "borough",
+        )
+        .agg(F.count(F.lit(1)).alias("request_count"))
+        .select(*columns_of("agg_daily_type_borough"))
+    )
+    return incremental.output(plan, frame)
+
+
 def plan_gold_311(
     silver_311: DataFrame,
     state: Mapping[str, Any] | None,

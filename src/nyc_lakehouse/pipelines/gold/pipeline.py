@@ -94,6 +94,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             "gold.agg_location_metrics",
             name="build_agg_location_metrics",
         ),
+        node(
+            nodes.build_agg_daily_type_borough,
+            ["gold.fact_311", "gold.dim_complaint_type", "gold.dim_location", "gold_311_plan"],
+            "gold.agg_daily_type_borough",
+            name="build_agg_daily_type_borough",
+        ),
     ]
     nyc911 = [
         node(

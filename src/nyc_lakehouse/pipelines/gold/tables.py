@@ -436,6 +436,52 @@ _register(
 
 _register(
     TableSpec(
+        name="agg_daily_type_borough",
+        pipeline="gold",
+        grain="One row per creation day x complaint type x borough with at least one request (the analytics pipeline's input).",
+        columns={
+            "created_month": "Creation month YYYY-MM.",
+            "date": "Creation day.",
+            "complaint_type_key": "-> dim_complaint_type.complaint_type_key.",
+            "complaint_type": "Canonical complaint type.",
+            "borough": "Borough of the request's location (UNSPECIFIED when unknown).",
+            "request_count": "Requests created that day of that type in that borough.",
+        },
+        tests=(
+            DataTest(
+                "agg_daily_type_borough__date_type_borough__unique",
+                "agg_daily_type_borough",
+                "sql",
+                sql=(
+                    "SELECT date, complaint_type_key, borough FROM agg_daily_type_borough"
+                    " GROUP BY date, complaint_type_key, borough HAVING count(*) > 1"
+                ),
+            ),
+            _fk_test("agg_daily_type_borough", "complaint_type_key", "dim_complaint_type"),
+            DataTest(
+                "agg_daily_type_borough__request_count__positive",
+                "agg_daily_type_borough",
+                "range",
+                column="request_count",
+                min_value=1,
+            ),
+            DataTest(
+                # on a daily run both sides are the months it rebuilt
+                "agg_daily_type_borough__requests_match_fact",
+                "agg_daily_type_borough",
+                "sql",
+                sql=(
+                    "SELECT 1 FROM (SELECT sum(request_count) AS n FROM agg_daily_type_borough) a"
+                    " CROSS JOIN (SELECT count(*) AS n FROM fact_311) f"
+                    " WHERE coalesce(a.n, 0) <> f.n"
+                ),
+            ),
+        ),
+    )
+)
+
+_register(
+    TableSpec(
         name="silver_311_fingerprint",
         pipeline="gold",
         grain="One row per silver 311 creation month the published gold was built from (gold's incremental state, published with the tables it describes).",
