@@ -190,6 +190,7 @@ def test_ingestion_pipeline_lands_the_sample_on_s3(s3, monkeypatch):
         if dataset == "nyc311":
             settings_["sample_scale"] = 0.02
         catalog[f"params:{dataset}.ingestion"] = settings_
+    catalog["params:sources"] = parameters["sources"]
 
     SequentialRunner().run(pipelines["ingestion"], catalog)
 

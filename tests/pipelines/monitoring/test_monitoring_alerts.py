@@ -261,7 +261,7 @@ def test_a_silver_run_that_quarantined_nothing_has_a_zero_share(spark, data_root
         ),
         (
             {"check": "freshness", "tables": ["t"], "max_age_hours": 1, "age_of": "file"},
-            "age_of must be data or commit",
+            "age_of must be newest_row or commit",
         ),
         ({"check": "rows", "tables": ["t"]}, "check 'rows' is not one of"),
         ({"check": "quarantine_share", "tables": ["t"]}, "max_share is required"),
@@ -308,7 +308,7 @@ def test_the_configured_rules_parse(project_root, env, freshness):
     assert literal <= measured
     # The bundled sample is static: its freshness alerts warn; the daily runs fail on them.
     ages = {
-        r.name: r.action for r in rules if r.check == "freshness" and r.setting("age_of") == "data"
+        r.name: r.action for r in rules if r.check == "freshness" and r.setting("age_of") == "newest_row"
     }
     assert set(ages) == {
         "nyc311_ingested_daily",

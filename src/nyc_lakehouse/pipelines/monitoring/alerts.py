@@ -8,7 +8,7 @@ never queries a table a second time.
 
 Checks and their settings:
 
-* ``freshness``: ``max_age_hours`` or ``max_age_days``; ``age_of: data`` (the table's configured
+* ``freshness``: ``max_age_hours`` or ``max_age_days``; ``age_of: newest_row`` (the table's configured
   ``freshness_column``, metric ``freshness_hours``) or ``age_of: commit`` (the latest Delta
   commit, metric ``commit_age_hours``). Breached when the age is above the limit.
 * ``volume_anomaly``: ``max_abs_zscore`` (default 3) and ``min_history_days`` (default 14) over
@@ -60,7 +60,7 @@ SCHEMA_CHANGES = {
 }
 CHECK_DESCRIPTIONS = {
     "freshness": (
-        "age of the newest record (`age_of: data`, the table's `freshness_column`) or of the "
+        "age of the newest record (`age_of: newest_row`, the table's `freshness_column`) or of the "
         "latest Delta commit (`age_of: commit`) against `max_age_hours` or `max_age_days`"
     ),
     "volume_anomaly": (
@@ -78,7 +78,7 @@ CHECK_DESCRIPTIONS = {
 }
 # Settings each check accepts, with their defaults (None: required, unless noted).
 CHECK_SETTINGS: dict[str, dict[str, Any]] = {
-    "freshness": {"max_age_hours": None, "max_age_days": None, "age_of": "data"},
+    "freshness": {"max_age_hours": None, "max_age_days": None, "age_of": "newest_row"},
     "volume_anomaly": {"max_abs_zscore": 3.0, "min_history_days": 14},
     "schema_drift": {"changes": list(SCHEMA_CHANGES), "max_columns": 0},
     "quarantine_share": {"max_share": None, "min_rows": 0},
@@ -146,8 +146,8 @@ class AlertRule:
             limits = [k for k in ("max_age_hours", "max_age_days") if s.get(k) is not None]
             if len(limits) != 1:
                 raise ValueError(f"Alert {self.name!r}: set one of max_age_hours, max_age_days")
-            if self.setting("age_of") not in ("data", "commit"):
-                raise ValueError(f"Alert {self.name!r}: age_of must be data or commit")
+            if self.setting("age_of") not in ("newest_row", "commit"):
+                raise ValueError(f"Alert {self.name!r}: age_of must be newest_row or commit")
         if self.check == "quarantine_share" and s.get("max_share") is None:
             raise ValueError(f"Alert {self.name!r}: max_share is required")
         if self.check == "schema_drift":
