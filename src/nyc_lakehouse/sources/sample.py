@@ -8,10 +8,34 @@ month, with exactly the columns and value formats the live Socrata API lands wit
 key. Nothing downstream can tell a sample batch from an API batch.
 
 Content model (see ``docs/operations.md``, "The bundled sample"): the complaint-type and agency mix,
-boroughs with real ZIP codes and coordinates, weekly and yearly seasonality, US/New York holidays,
-a COVID dip from 2020-03-16 with a rebound until mid-2021, level shifts and one-off events,
-resolution times by complaint type, and real-world defects at low, configurable rates
-(:class:`DefectRates`).
+boroughs with real ZIP codes and coordinates, resolution times by complaint type, real-world
+defects at low, configurable rates (:class:`DefectRates`), and daily volumes with the structure
+of the city's (:func:`daily_intensity`; every factor is per complaint type, and they multiply):
+
+=====================  ====================================================================
+structure              model
+=====================  ====================================================================
+level                  ``REQUESTS_PER_DAY`` x ``scale`` x the type's share; +4 % a year
+weekday profile        office types peak on Monday (the weekend's backlog) and drop by 40 %
+                       at the weekend; noise types peak on Friday and Saturday nights
+yearly season          monthly profiles (heat in winter, noise in summer, potholes after
+                       the thaw, fireworks in June-July), interpolated day by day
+public holidays        US + New York, observed days included: offices x0.55, noise x1.2
+days around holidays   ``HOLIDAY_NEIGHBOURS``: 24 and 31 December, Thanksgiving Friday and
+                       26-30 December lower; the first working day after a holiday higher
+COVID                  from 2020-03-16: office types x0.45, street x0.6, home x1.1 at the
+                       trough (to 2020-05-31), back to normal by 2021-06-30
+level shifts           ``sample_reference.LEVEL_SHIFTS``: app-reported parking (2021),
+                       encampments (2021-06), bulky items (2020-09), all types +6 % (2022-07)
+storms and events      ``STORMS``: every type drops on the storm days, then the damage they
+                       leave (snow, trees, heat, water) bursts and fades; one-off waves in
+                       ``sample_reference.EVENTS`` (2020 fireworks, Isaias, Ida)
+noise                  Poisson counts around that expectation, per day and type
+=====================  ====================================================================
+
+The 911 End-to-End weeks follow a yearly season and the COVID dip; their call-to-pickup times
+are about 3.6 s, above the 5-second target in the busy and short-staffed weeks of
+``PICKUP_STRESS`` (about 11 % of the incidents of 2019-2022), as in the real data.
 
 Determinism and streaming: each month is drawn from its own random stream
 ``(seed, year, month)`` and its unique keys come from a block reserved for that month, so the
@@ -56,6 +80,39 @@ KEY_BLOCK_PER_SCALE = REQUESTS_PER_DAY * 31 * 3
 SNAPSHOT_LAG_DAYS = 14
 # Longest resolution time drawn; later closures stay open.
 MAX_RESOLUTION_DAYS = 400
+
+# The days around public holidays, by week profile (ref.WEEK_PROFILES): offices close on the eves
+# and the bridge days, and the requests they did not get come in on the next working day.
+HOLIDAY_NEIGHBOURS: dict[str, dict[str, float]] = {
+    "eve": {"weekday": 0.75, "nightlife": 1.15, "flat": 0.9},  # 24 and 31 December
+    "bridge": {"weekday": 0.8, "nightlife": 1.0, "flat": 0.92},  # Thanksgiving Friday, 26-30 Dec
+    "after": {"weekday": 1.15, "nightlife": 0.95, "flat": 1.03},  # first working day after
+}
+# Storms that hit New York: (first day, days, factor on every type while it lasts, the damage
+# reported over it and the next days: complaint type -> peak factor, fading by 0.6 a day).
+# Damage bursts already in ref.EVENTS (Isaias' trees, Ida's sewers) are not repeated here.
+STORMS: tuple[tuple[str, int, float, dict[str, float]], ...] = (
+    ("2016-01-23", 2, 0.55, {"Snow or Ice": 8.0}),  # blizzard Jonas
+    ("2017-03-14", 1, 0.7, {"Snow or Ice": 5.0}),  # winter storm Stella
+    ("2018-03-02", 1, 0.8, {"Damaged Tree": 4.0}),  # nor'easter Riley
+    ("2019-01-20", 1, 0.85, {"HEAT/HOT WATER": 1.6}),  # ice storm, then a deep freeze
+    ("2020-08-04", 1, 0.8, {}),  # tropical storm Isaias
+    ("2020-12-16", 2, 0.75, {"Snow or Ice": 5.0}),  # December nor'easter
+    ("2021-02-01", 2, 0.7, {}),  # the February 2021 snowstorm
+    ("2021-08-22", 1, 0.85, {"Damaged Tree": 3.0}),  # tropical storm Henri
+    ("2021-09-01", 2, 0.8, {"Water System": 2.0}),  # remnants of hurricane Ida
+    ("2022-01-29", 1, 0.65, {"Snow or Ice": 6.0}),  # the January 2022 blizzard
+)
+# 911 call-to-pickup stress: (first Monday, last Monday, factor on pickup times). The city's
+# target is a 5-second average pickup; these weeks miss it, as the real data does in its busy
+# and short-staffed periods (about a tenth of the incidents of 2019-2022 in breaching weeks).
+PICKUP_STRESS: tuple[tuple[str, str, float], ...] = (
+    ("2019-07-01", "2019-07-15", 1.4),  # July 2019: heat wave, the Fourth
+    ("2020-03-23", "2020-04-13", 2.2),  # the COVID call surge
+    ("2020-06-01", "2020-06-15", 1.45),  # June 2020: protests, fireworks calls
+    ("2021-07-05", "2021-08-02", 1.45),  # summer 2021: call-taker shortage
+    ("2022-06-27", "2022-08-22", 1.5),  # summer 2022: the shortage at its worst
+)
 
 NYC311_COMPUTED_REGIONS = (
     "_computed_region_7mpf_4k6g", "_computed_region_92fq_4b7q", "_computed_region_efsh_h5xi",
@@ -311,15 +368,18 @@ def _holiday_set(year: int) -> frozenset[date]:
 
 
 def daily_intensity(days: list[date], scale: float = 1.0) -> np.ndarray:
-    """Expected requests per (day, complaint type): the sample's volume model, shape (D, T)."""
+    """Expected requests per (day, complaint type): the sample's volume model, shape (D, T).
+
+    The factors multiply, in the order of the table in the module docstring.
+    """
     model = _model_311()
     n_days = len(days)
-    month = np.array([d.month - 1 for d in days])
     weekday = np.array([d.weekday() for d in days])
-    lam = REQUESTS_PER_DAY * scale * model.share[None, :] * model.season[:, month].T
+    lam = REQUESTS_PER_DAY * scale * model.share[None, :] * _season(days, model.season)
     lam = lam * model.week[:, weekday].T
     is_holiday = np.array([d in _holiday_set(d.year) for d in days])
     lam[is_holiday] *= model.holiday[None, :]
+    lam *= _around_holidays(days, model.types)
     lam *= _covid_factor(days, model.covid)
     years = np.array([(d - DEFAULT_START).days / 365.25 for d in days])
     lam *= ((1 + ref.YEARLY_GROWTH) ** years)[:, None]
@@ -332,8 +392,78 @@ def daily_intensity(days: list[date], scale: float = 1.0) -> np.ndarray:
         lo, hi = date.fromisoformat(first_day), date.fromisoformat(last_day)
         during = np.array([lo <= d <= hi for d in days])
         lam[during, names.index(complaint_type)] *= factor
+    lam *= _storms(days, names)
     assert lam.shape == (n_days, len(model.types))
     return lam
+
+
+# Mid-month day of the year: the monthly season profiles are anchored there and interpolated,
+# so the season changes smoothly instead of stepping on the first of each month.
+_MID_MONTH = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30]) + 15.5
+
+
+def _season(days: list[date], season: np.ndarray) -> np.ndarray:
+    """Each type's yearly season on each day, shape (D, T): monthly profiles made smooth."""
+    day_of_year = np.array([min(d.timetuple().tm_yday, 365) - 1 for d in days], dtype=float)
+    return np.column_stack(
+        [np.interp(day_of_year, _MID_MONTH, profile, period=365) for profile in season]
+    )
+
+
+def _thanksgiving(year: int) -> date:
+    november = date(year, 11, 1)
+    return november + timedelta(days=(3 - november.weekday()) % 7 + 21)
+
+
+def _day_kind(day: date) -> str | None:
+    """Which of HOLIDAY_NEIGHBOURS a day is (None: an ordinary day or a holiday itself)."""
+    if day in _holiday_set(day.year) or day.weekday() >= 5:
+        return None
+    if (day.month, day.day) in ((12, 24), (12, 31)):
+        return "eve"
+    if day == _thanksgiving(day.year) + timedelta(days=1) or (
+        day.month == 12 and 26 <= day.day <= 30
+    ):
+        return "bridge"
+    previous = day - timedelta(days=1)
+    while previous.weekday() >= 5 and previous not in _holiday_set(previous.year):
+        previous -= timedelta(days=1)  # a Monday after a Friday holiday catches up too
+    if previous in _holiday_set(previous.year):
+        return "after"
+    return None
+
+
+def _around_holidays(days: list[date], types: tuple[ref.ComplaintType, ...]) -> np.ndarray:
+    """Factors of the days around holidays, shape (D, T), by each type's week profile."""
+    factor = np.ones((len(days), len(types)))
+    for i, day in enumerate(days):
+        kind = _day_kind(day)
+        if kind:
+            factor[i] = [HOLIDAY_NEIGHBOURS[kind][t.week] for t in types]
+    return factor
+
+
+def _storms(days: list[date], names: list[str]) -> np.ndarray:
+    """Storm days: fewer requests of every other kind, and a burst of the damage they leave."""
+    factor = np.ones((len(days), len(names)))
+    index = {day: i for i, day in enumerate(days)}
+    for first_day, length, dip, aftermath in STORMS:
+        first = date.fromisoformat(first_day)
+        spared = [names.index(complaint_type) for complaint_type in aftermath]
+        for offset in range(length):
+            if first + timedelta(days=offset) in index:
+                row = index[first + timedelta(days=offset)]
+                kept = factor[row, spared]
+                factor[row] *= dip
+                factor[row, spared] = kept  # the damage is reported whatever the weather
+        for complaint_type, burst in aftermath.items():
+            column = names.index(complaint_type)
+            # the damage is reported over the storm and the next days, fading out
+            for offset in range(length + 4):
+                day = first + timedelta(days=offset)
+                if day in index:
+                    factor[index[day], column] *= 1 + (burst - 1) * 0.6**offset
+    return factor
 
 
 def _covid_factor(days: list[date], trough: np.ndarray) -> np.ndarray:
@@ -783,6 +913,7 @@ def _weeks_911(
     records: list[dict[str, str]] = []
     revisions: list[dict[str, str]] = []
     covid = _covid_factor(weeks, np.array([0.85]))[:, 0] if weeks else np.array([])
+    stress = [pickup_stress(week) for week in weeks]
     for w, week in enumerate(weeks):
         season = 1 + 0.08 * math.sin(2 * math.pi * (week.timetuple().tm_yday - 100) / 365.25)
         for t, kind in enumerate(ref.INCIDENT_TYPES):
@@ -798,6 +929,8 @@ def _weeks_911(
                 "of_incidents_calculated": str(count),
             }
             for field, base in zip(ref.NYC911_COMMON_FIELDS, kind.common, strict=True):
+                if field in PICKUP_FIELDS:
+                    base *= stress[w]
                 record[field] = _duration(rng, field, base, load)
             if kind.ems:
                 for field, base in zip(ref.NYC911_EMS_FIELDS, kind.ems, strict=True):
@@ -819,6 +952,18 @@ def _weeks_911(
                 ).strftime("%Y-%m-%dT%H:%M:%S.000Z")
                 revisions.append(revised)
     return records + revisions
+
+
+# The 911 call-taker's part: the same for every agency, and what the 5-second target measures.
+PICKUP_FIELDS = frozenset({"call_to_first_pickup", "median_pickup", "average_pickup"})
+
+
+def pickup_stress(week: date) -> float:
+    """Factor on the week's call-to-pickup times (PICKUP_STRESS; 1.0 in an ordinary week)."""
+    for first, last, factor in PICKUP_STRESS:
+        if date.fromisoformat(first) <= week <= date.fromisoformat(last):
+            return factor
+    return 1.0
 
 
 def _duration(rng: np.random.Generator, field: str, base: float, load: float) -> str:

@@ -171,9 +171,9 @@ SEASON_PROFILES: dict[str, tuple[float, ...]] = {  # January .. December
     "fireworks": (0.2, 0.1, 0.1, 0.2, 0.6, 3.5, 6.0, 0.6, 0.3, 0.2, 0.2, 0.8),
 }
 WEEK_PROFILES: dict[str, tuple[float, ...]] = {  # Monday .. Sunday
-    "weekday": (1.18, 1.15, 1.1, 1.1, 1.05, 0.75, 0.67),
+    "weekday": (1.28, 1.18, 1.12, 1.1, 1.0, 0.7, 0.6),  # Monday brings the weekend's backlog
     "nightlife": (0.8, 0.75, 0.8, 0.9, 1.15, 1.45, 1.15),
-    "flat": (1.02, 1.0, 1.0, 1.0, 1.0, 1.0, 0.98),
+    "flat": (1.07, 1.04, 1.02, 1.0, 0.99, 0.96, 0.92),
 }
 # Multiplier on a public holiday (US + New York), by week profile: offices close, parties don't.
 HOLIDAY_FACTOR = {"weekday": 0.55, "nightlife": 1.2, "flat": 0.8}
