@@ -78,6 +78,7 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
         "sail_wide",
         "duckdb_wide",
         "silver_increment",
+        "daily_run",
     }
     landed = stages["landing"]["rows"]
     assert 10_000 < landed < 20_000  # the generator's scale follows the requested size
@@ -106,6 +107,13 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     new_rows = increment["target_rows_after"] - increment["target_rows"]
     assert 0 < new_rows <= increment["rows"] - increment["updates"]
     assert 0 < increment["upsert_seconds"] < increment["seconds"]  # one save of the run
+    # the daily run: every layer ran, gold rebuilt some months (the increments'), not all
+    daily = stages["daily_run"]
+    assert list(daily["pipelines_seconds"]) == list(_bench_module().DAILY_PIPELINES)
+    assert daily["seconds"] == pytest.approx(sum(daily["pipelines_seconds"].values()))
+    assert daily["gold_build_mode"] == "incremental"
+    assert 0 < daily["gold_months_rebuilt"] < daily["silver_months"]
+    assert "| silver rows | daily run s |" in (results_dir / "latest.md").read_text()
     assert all(stage["seconds"] > 0 and stage["peak_rss_mb"] > 100 for stage in stages.values())
     # the timed part's CPU time: some, and less than its whole process used (start-up aside)
     for name, stage in stages.items():
@@ -229,13 +237,16 @@ def test_repeated_stages_each_run_on_the_same_input(tmp_path):
     completed, results_dir, _ = _run_bench(tmp_path, "--series", "", "--no-duckdb", "--repeat", "2")
     (size,) = json.loads((results_dir / "latest.json").read_text())["sizes"]
     stages = size["stages"]
-    assert set(stages) == {"landing", "io_floor", "bronze", "silver", "gold", "silver_increment"}
+    assert set(stages) == {
+        "landing", "io_floor", "bronze", "silver", "gold", "silver_increment", "daily_run"
+    }  # fmt: skip
     for stage in stages.values():
         assert len(stage["runs"]) == 2
         assert round(stage["seconds"], 3) == min(stage["runs_seconds"])
         # each run saw the same input: a second run on the first one's output would have found
         # a second sample in the landing zone, or the increment already merged
-        first, second = ({k: v for k, v in run.items() if "seconds" not in k and k != "peak_rss_mb"}
+        timing = ("peak_rss_mb", "load_average")
+        first, second = ({k: v for k, v in run.items() if "seconds" not in k and k not in timing}
                          for run in stage["runs"])  # fmt: skip
         assert first == second
     assert stages["io_floor"]["rows"] == stages["bronze"]["rows"] == stages["landing"]["rows"]
@@ -386,3 +397,37 @@ def test_a_run_is_compared_with_the_baseline_at_the_sizes_both_ran():
     # the comparison comes just before the verdicts, which stay last
     table = bench.markdown(results, lines)
     assert table.index(lines[0]) < table.index("Targets at ")
+
+
+def test_the_daily_run_is_judged_from_1m_rows_to_the_largest_size():
+    bench = _bench_module()
+
+    def with_daily(seconds_by_size: dict[int, float]) -> dict:
+        results = _results_meeting_every_target()
+        results["sizes"].append(
+            {
+                **results["sizes"][0],
+                "size": 1_000_000,
+                "stages": dict(results["sizes"][0]["stages"]),
+            }
+        )
+        results["sizes"].sort(key=lambda r: r["size"])
+        for size_result in results["sizes"]:
+            if size_result["size"] in seconds_by_size:
+                size_result["stages"]["daily_run"] = {
+                    "seconds": seconds_by_size[size_result["size"]]
+                }
+        return results
+
+    (check,) = [
+        c
+        for c in bench.judge_targets(with_daily({1_000_000: 20.0, 5_000_000: 29.0}))["checks"]
+        if "daily run" in c["target"]
+    ]
+    assert check["met"] is True and "1,000,000 to 5,000,000 rows" in check["target"]
+    assert check["measured"] == "20.0 s -> 29.0 s (1.45x)"
+    slow = bench.judge_targets(with_daily({1_000_000: 20.0, 5_000_000: 31.0}))["checks"][-1]
+    assert slow["met"] is False
+    # one size only: nothing to compare
+    alone = bench.judge_targets(with_daily({5_000_000: 31.0}))["checks"][-1]
+    assert "daily run" in alone["target"] and alone["met"] is None
