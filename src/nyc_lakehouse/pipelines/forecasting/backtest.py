@@ -11,7 +11,15 @@ import numpy as np
 import pandas as pd
 
 from nyc_lakehouse.pipelines.forecasting import metrics
-from nyc_lakehouse.pipelines.forecasting.models import BASELINE_MODEL, forecast_all
+from nyc_lakehouse.pipelines.forecasting.models import (
+    BASELINE_MODEL,
+    ENSEMBLE_MODEL,
+    STATISTICAL_MODELS,
+    build_forecaster,
+    enabled_models,
+    ensemble_forecast,
+    tidy_intervals,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,49 +50,77 @@ def run_backtest(
 
     Columns: ``cutoff, unique_id, ds, model, y_hat, y_hat_lo_*, y_hat_hi_*, y``. A series is
     left out of a window if it has fewer than ``backtest.min_train_days`` days before the cutoff.
-    ``features`` (``gold.volume_forecasting_features``) is sliced per window by the
-    machine-learning model: its rows only read values up to their origin.
+    The statistical models are backtested by statsforecast's ``cross_validation`` (one call per
+    model); the machine-learning model slices ``features`` (``gold.volume_forecasting_features``)
+    at each cutoff: its rows only read values up to their origin. The ensemble combines the
+    members window by window.
     """
     horizon = int(params["horizon"])
+    levels = [int(x) for x in params["levels"]]
     config = params.get("backtest", {}) or {}
     n_windows = int(config.get("n_windows", 3))
     step = int(config.get("step", horizon))
     min_train_days = int(config.get("min_train_days", 56))
     cutoffs = backtest_cutoffs(panel["ds"].max(), horizon, n_windows, step)
     frames = []
-    for number, cutoff in enumerate(cutoffs, start=1):
-        started = time.perf_counter()
-        train = panel[panel["ds"] <= cutoff]
-        long_enough = train.groupby("unique_id")["ds"].transform("size") >= min_train_days
-        train = train[long_enough]
-        if train.empty:
-            logger.warning(
-                "Backtest window %s: no series has %d days", cutoff.date(), min_train_days
-            )
+    for name in enabled_models(params):
+        if name == ENSEMBLE_MODEL:
             continue
+        started = time.perf_counter()
+        forecaster = build_forecaster(name, params)
+        if name in STATISTICAL_MODELS:
+            frame = forecaster.cross_validation(
+                panel, horizon, step, cutoffs, levels, min_train_days
+            )
+        else:
+            frame = _by_window(
+                forecaster, panel, features, cutoffs, horizon, levels, min_train_days
+            )
         logger.info(
-            "Backtest window %d/%d (cutoff %s, %d series)",
-            number,
-            len(cutoffs),
-            cutoff.date(),
-            train["unique_id"].nunique(),
+            "Backtest of %s: %d window(s) in %.1f s", name, n_windows, time.perf_counter() - started
         )
-        window = forecast_all(train, params, features=features)
-        window.insert(0, "cutoff", cutoff)
-        frames.append(window)
-        logger.info(
-            "Backtest window %d/%d done in %.1f s",
-            number,
-            len(cutoffs),
-            time.perf_counter() - started,
-        )
+        if not frame.empty:
+            frames.append(frame)
     if not frames:
         raise ValueError(
             f"The panel is too short to backtest: every series needs >= {min_train_days} days "
             f"before the first cutoff plus {horizon} days to score"
         )
     forecasts = pd.concat(frames, ignore_index=True)
+    if ENSEMBLE_MODEL in enabled_models(params):
+        settings = params["models"][ENSEMBLE_MODEL]
+        ensemble = ensemble_forecast(
+            forecasts, settings.get("members", []), levels, settings.get("method", "median")
+        )
+        forecasts = pd.concat([forecasts, ensemble], ignore_index=True)
+    forecasts = tidy_intervals(forecasts, levels, bool(params.get("clip_at_zero", True)))
+    forecasts["cutoff"] = pd.to_datetime(forecasts["cutoff"])
     return forecasts.merge(panel[["unique_id", "ds", "y"]], on=["unique_id", "ds"], how="inner")
+
+
+def _by_window(
+    forecaster: Any,
+    panel: pd.DataFrame,
+    features: pd.DataFrame | None,
+    cutoffs: Sequence[pd.Timestamp],
+    horizon: int,
+    levels: Sequence[int],
+    min_train_days: int,
+) -> pd.DataFrame:
+    """The machine-learning model refitted at every cutoff on the days before it."""
+    frames = []
+    for cutoff in cutoffs:
+        train = panel[panel["ds"] <= cutoff]
+        train = train[train.groupby("unique_id")["ds"].transform("size") >= min_train_days]
+        if train.empty:
+            logger.warning(
+                "Backtest window %s: no series has %d days", cutoff.date(), min_train_days
+            )
+            continue
+        window = forecaster.forecast(train, horizon, levels, features)
+        window.insert(0, "cutoff", cutoff)
+        frames.append(window)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def window_metrics(
@@ -92,35 +128,96 @@ def window_metrics(
 ) -> pd.DataFrame:
     """Metrics per model x series x window: ``mase, smape, rmse, coverage_<L>``.
 
-    The MASE scale is the in-sample seasonal-naive MAE of that series' training window
-    (days up to the cutoff), so each window is scaled by what was known at its origin.
+    Computed with utilsforecast's losses, window by window (``cutoff``): the MASE scale is the
+    in-sample seasonal-naive MAE of that series' training window (days up to the cutoff), so
+    each window is scaled by what was known at its origin. Two rules are this project's
+    (:mod:`.metrics`, which defines every metric on one window's arrays): a zero scale gives 0
+    for a perfect forecast and NaN otherwise (never infinity), and a model without an interval
+    has NaN coverage, not 0. sMAPE is in percent (0-200).
     """
+    from utilsforecast import losses
+
+    keys = ["unique_id", "cutoff", "ds"]
+    wide = backtest.pivot_table(
+        index=keys,
+        columns="model",
+        values=["y_hat", *(f"y_hat_{s}_{level}" for level in levels for s in ("lo", "hi"))],
+        aggfunc="first",
+        dropna=False,
+    )
+    models = sorted(backtest["model"].unique())
+    frame = pd.DataFrame(index=wide.index)
+    for model in models:
+        frame[model] = wide[("y_hat", model)]
+        for level in levels:
+            for side in ("lo", "hi"):
+                frame[f"{model}-{side}-{level}"] = wide[(f"y_hat_{side}_{level}", model)]
+    actual = backtest.drop_duplicates(keys).set_index(keys)["y"]
+    frame = frame.assign(y=actual.reindex(frame.index)).reset_index()
+    frame = frame.astype({c: "float64" for c in frame.columns if c not in keys})
+    train = panel[["unique_id", "ds", "y"]].sort_values(["unique_id", "ds"])
+
+    def long(scores: pd.DataFrame, name: str) -> pd.DataFrame:
+        return scores.melt(
+            id_vars=["unique_id", "cutoff"], value_vars=models, var_name="model", value_name=name
+        ).set_index(["cutoff", "model", "unique_id"])
+
+    mae = long(losses.mae(frame, models), "mae")
+    mase = long(losses.mase(frame, models, season_length, train), "mase")
+    result = pd.concat(
+        [
+            mase,
+            long(losses.smape(frame, models), "smape") * 200,
+            long(losses.rmse(frame, models), "rmse"),
+            mae,
+        ],
+        axis=1,
+    )
+    with np.errstate(invalid="ignore"):
+        infinite = np.isinf(result["mase"])
+    result.loc[infinite, "mase"] = np.nan
+    # a zero scale: 0/0 is a perfect forecast of a series that repeats exactly every season
+    result.loc[
+        result["mase"].isna()
+        & (result["mae"] == 0)
+        & _zero_scale(result, frame, train, season_length),
+        "mase",
+    ] = 0.0
+    for level in levels:
+        covered = long(losses.coverage(frame, models, level), f"coverage_{level}")
+        has_interval = (
+            frame.melt(
+                id_vars=["unique_id", "cutoff"], value_vars=[f"{m}-lo-{level}" for m in models]
+            )
+            .assign(
+                model=lambda d: d["variable"].str.rsplit("-", n=2).str[0],
+                present=lambda d: d["value"].notna(),
+            )
+            .groupby(["cutoff", "model", "unique_id"])["present"]
+            .any()
+        )
+        result[f"coverage_{level}"] = covered[f"coverage_{level}"].where(
+            has_interval.reindex(covered.index).fillna(False)
+        )
+    result = result.drop(columns="mae").reset_index()
+    result["cutoff"] = pd.to_datetime(result["cutoff"])
+    result = result.dropna(subset=["rmse"]).sort_values(["cutoff", "model", "unique_id"])
+    return result[["cutoff", "model", "unique_id", *METRICS, *(f"coverage_{x}" for x in levels)]]
+
+
+def _zero_scale(
+    result: pd.DataFrame, frame: pd.DataFrame, train: pd.DataFrame, season_length: int
+) -> pd.Series:
+    """True where the series' training window (up to the cutoff) has a seasonal-naive MAE of 0."""
     scales = {}
-    for cutoff in backtest["cutoff"].unique():
-        train = panel[panel["ds"] <= cutoff]
-        for unique_id, series in train.groupby("unique_id"):
+    for cutoff in frame["cutoff"].unique():
+        part = train[train["ds"] <= cutoff]
+        for unique_id, series in part.groupby("unique_id"):
             scales[(pd.Timestamp(cutoff), unique_id)] = metrics.seasonal_naive_scale(
                 series["y"].to_numpy(float), season_length
             )
-    rows = []
-    for (cutoff, model, unique_id), part in backtest.groupby(
-        ["cutoff", "model", "unique_id"], sort=True
-    ):
-        actual, forecast = part["y"].to_numpy(float), part["y_hat"].to_numpy(float)
-        row = {
-            "cutoff": pd.Timestamp(cutoff),
-            "model": model,
-            "unique_id": unique_id,
-            "mase": metrics.mase(actual, forecast, scales[(pd.Timestamp(cutoff), unique_id)]),
-            "smape": metrics.smape(actual, forecast),
-            "rmse": metrics.rmse(actual, forecast),
-        }
-        for level in levels:
-            row[f"coverage_{level}"] = metrics.coverage(
-                actual, part[f"y_hat_lo_{level}"], part[f"y_hat_hi_{level}"]
-            )
-        rows.append(row)
-    return pd.DataFrame(rows)
+    index = result.index
+    return pd.Series([scales.get((pd.Timestamp(c), u)) == 0 for c, _, u in index], index=index)
 
 
 def select_champions(

@@ -178,6 +178,24 @@ class StatsForecaster:
         )
         return sf.MSTL(season_length=seasons, trend_forecaster=trend, alias=self.name)
 
+    def _calendar_values(self, days: pd.Series) -> pd.DataFrame:
+        """The configured regressors of ``days`` (index ``ds``), as floats."""
+        cal = calendar_features(
+            days.drop_duplicates(),
+            country=self.calendar.get("country", "US"),
+            subdivision=self.calendar.get("subdivision", "NY"),
+        )
+        shifts = level_shift_features(cal["ds"], self.calendar.get("level_shifts"))
+        cal = pd.concat([cal, shifts], axis=1).set_index("ds")
+        unknown = sorted(set(self.exogenous) - set(cal.columns))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown exogenous regressor(s) {unknown}")
+        return cal[self.exogenous].astype(float)
+
+    def _with_regressors(self, frame: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+        x = values.reindex(frame["ds"]).to_numpy()
+        return frame.assign(**dict(zip(values.columns, x.T, strict=True)))
+
     def _regressors(
         self, train: pd.DataFrame, horizon: int
     ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -187,25 +205,64 @@ class StatsForecaster:
         if not self.exogenous:
             return train, None
         future = future_dates(train, horizon).drop(columns="step")
-        days = pd.concat([train["ds"], future["ds"]]).drop_duplicates()
-        cal = calendar_features(
-            days,
-            country=self.calendar.get("country", "US"),
-            subdivision=self.calendar.get("subdivision", "NY"),
+        values = self._calendar_values(pd.concat([train["ds"], future["ds"]]))
+        used = [c for c in self.exogenous if values.loc[train["ds"].unique(), c].nunique() > 1]
+        train = self._with_regressors(train[["unique_id", "ds", "y"]], values[used])
+        return train, self._with_regressors(future, values[used])
+
+    def cross_validation(
+        self,
+        panel: pd.DataFrame,
+        horizon: int,
+        step: int,
+        cutoffs: Sequence[pd.Timestamp],
+        levels: Sequence[int],
+        min_train_days: int = 0,
+    ) -> pd.DataFrame:
+        """Rolling-origin forecasts from each of ``cutoffs`` (statsforecast's cross_validation:
+        one call per group of series, refitted at every origin on the ``max_train_days`` before
+        it). A series joins a window once it has ``min_train_days`` (and the model's
+        ``min_history_days``) before the cutoff; series that end before the panel's last day
+        are not backtested. Returns the long frame with a ``cutoff`` column."""
+        if not cutoffs:
+            return pd.DataFrame(columns=["cutoff", *forecast_columns(levels)])
+        last_day = pd.Timestamp(cutoffs[-1]) + pd.Timedelta(days=horizon)
+        spans = panel.groupby("unique_id")["ds"].agg(["min", "max"])
+        spans = spans[spans["max"] == last_day]
+        need = max(int(min_train_days), int(self.settings.get("min_history_days") or 0))
+        windows = pd.Series(
+            [
+                sum((pd.Timestamp(c) - start).days + 1 >= need for c in cutoffs)
+                for start in spans["min"]
+            ],
+            index=spans.index,
         )
-        shifts = level_shift_features(cal["ds"], self.calendar.get("level_shifts"))
-        cal = pd.concat([cal, shifts], axis=1).set_index("ds")
-        unknown = sorted(set(self.exogenous) - set(cal.columns))
-        if unknown:
-            raise ValueError(f"{self.name}: unknown exogenous regressor(s) {unknown}")
-        values = cal[self.exogenous].astype(float)
-        in_train = values.loc[train["ds"].unique()]
-        used = [c for c in self.exogenous if in_train[c].nunique() > 1]
-        x_train = values[used].reindex(train["ds"]).to_numpy()
-        x_future = values[used].reindex(future["ds"]).to_numpy()
-        train = train[["unique_id", "ds", "y"]].assign(**dict(zip(used, x_train.T, strict=True)))
-        future = future.assign(**dict(zip(used, x_future.T, strict=True)))
-        return train, future
+        max_days = self.settings.get("max_train_days")
+        values = self._calendar_values(panel["ds"]) if self.exogenous else None
+        frames = []
+        for n_windows, ids in windows[windows > 0].groupby(windows):
+            part = panel[panel["unique_id"].isin(ids.index)][["unique_id", "ds", "y"]]
+            if values is not None:
+                used = [
+                    c for c in values.columns if values.loc[part["ds"].unique(), c].nunique() > 1
+                ]
+                part = self._with_regressors(part, values[used])
+            with quiet_model_search():
+                raw = self._statsforecast().cross_validation(
+                    h=horizon,
+                    df=part,
+                    n_windows=int(n_windows),
+                    step_size=int(step),
+                    input_size=int(max_days) if max_days else None,
+                    level=list(levels),
+                )
+            raw = raw.reset_index() if "unique_id" not in raw.columns else raw
+            long = self._to_long(raw, levels)
+            long.insert(0, "cutoff", pd.to_datetime(raw["cutoff"]).to_numpy())
+            frames.append(long)
+        if not frames:
+            return pd.DataFrame(columns=["cutoff", *forecast_columns(levels)])
+        return pd.concat(frames, ignore_index=True)
 
     def eligible(self, panel: pd.DataFrame) -> pd.DataFrame:
         """The part of ``panel`` this model trains on (recent window, long-enough series)."""
