@@ -115,6 +115,33 @@ def test_champions_among_candidates_ties_to_the_simpler_and_all_nan_keeps_the_ba
     }
 
 
+def test_one_champion_for_all_series_where_it_forecasts():
+    per_window = _windows(
+        {
+            ("s", "SeasonalNaive"): [1.0, 1.0, 1.0],
+            ("s", "A"): [0.5, 0.5, 0.5],
+            ("s", "B"): [0.6, 0.6, 0.6],
+            ("t", "SeasonalNaive"): [1.0, 1.0, 1.0],
+            ("t", "A"): [0.9, 0.9, 0.9],
+            ("t", "B"): [0.7, 0.7, 0.7],  # t alone would pick B; A is best over both series
+            ("u", "SeasonalNaive"): [1.0, 1.0, 1.0],
+            ("u", "B"): [0.8, 0.8, 0.8],  # A does not forecast u: u keeps its own choice
+        }
+    )
+    assert bt.select_champions(per_window).to_dict() == {"s": "A", "t": "B", "u": "B"}
+    pooled = bt.select_champions(per_window, scope="all")
+    assert pooled.to_dict() == {"s": "A", "t": "A", "u": "B"}
+    among = bt.select_champions(per_window, candidates=["SeasonalNaive", "B"], scope="all")
+    assert among.to_dict() == {"s": "B", "t": "B", "u": "B"}
+    with pytest.raises(ValueError, match="champion.scope"):
+        bt.select_champions(per_window, scope="global")
+    # the honest score uses the same rule: chosen on window 1, scored on window 2, ...
+    nested = bt.nested_champion_metrics(per_window, scope="all")
+    assert set(nested.loc[nested["unique_id"] == "t", "selected_model"]) == {"A"}
+    nested = bt.nested_champion_metrics(per_window, candidates=["SeasonalNaive"])
+    assert set(nested["selected_model"]) == {"SeasonalNaive"}
+
+
 # leaderboard ---------------------------------------------------------------------------------
 def test_leaderboard_columns_ratios_ranks_and_champion_flags():
     per_window = _windows(

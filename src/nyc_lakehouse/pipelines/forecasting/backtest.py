@@ -220,27 +220,43 @@ def _zero_scale(
     return pd.Series([scales.get((pd.Timestamp(c), u)) == 0 for c, _, u in index], index=index)
 
 
+CHAMPION_SCOPES = ("series", "all")
+
+
 def select_champions(
-    per_window: pd.DataFrame, candidates: Sequence[str] | None = None
+    per_window: pd.DataFrame, candidates: Sequence[str] | None = None, scope: str = "series"
 ) -> pd.Series:
     """Champion model per series: lowest mean MASE over the windows (ties: the simpler model).
 
     Models that have no MASE in some window of a series (not eligible) are ranked on the
-    windows they have; a series where every MASE is NaN keeps the baseline.
+    windows they have; a series where every MASE is NaN keeps the baseline. With ``scope="all"``
+    one model serves every series it forecasts: the lowest mean over series of the per-series
+    mean MASE (a choice made on all series is steadier than one series' few windows); series it
+    does not forecast keep their own choice.
     """
+    if scope not in CHAMPION_SCOPES:
+        raise ValueError(f"champion.scope must be one of {CHAMPION_SCOPES}, got {scope!r}")
     frame = per_window if candidates is None else per_window[per_window["model"].isin(candidates)]
     order = {name: i for i, name in enumerate(frame["model"].drop_duplicates())}
     mean = frame.groupby(["unique_id", "model"])["mase"].mean().reset_index()
     mean["order"] = mean["model"].map(order)
     mean = mean.dropna(subset=["mase"]).sort_values(["unique_id", "mase", "order"])
     champions = mean.groupby("unique_id")["model"].first()
+    if scope == "all" and not mean.empty:
+        overall = mean.groupby("model").agg(mase=("mase", "mean"), order=("order", "first"))
+        best = overall.sort_values(["mase", "order"]).index[0]
+        covered = mean.loc[mean["model"] == best, "unique_id"]
+        champions.loc[champions.index.isin(covered)] = best
     every = pd.Index(per_window["unique_id"].unique(), name="unique_id")
     return champions.reindex(every).fillna(BASELINE_MODEL).sort_index()
 
 
-def nested_champion_metrics(per_window: pd.DataFrame) -> pd.DataFrame:
+def nested_champion_metrics(
+    per_window: pd.DataFrame, candidates: Sequence[str] | None = None, scope: str = "series"
+) -> pd.DataFrame:
     """Honest score of "pick the champion, then forecast": for each window after the first,
-    the champion is chosen on the earlier windows only and scored on this one.
+    the champion is chosen on the earlier windows only (as :func:`select_champions` chooses,
+    among ``candidates``, per ``scope``) and scored on this one.
 
     Returns rows shaped like :func:`window_metrics` with ``model == "Champion"``.
     """
@@ -249,7 +265,7 @@ def nested_champion_metrics(per_window: pd.DataFrame) -> pd.DataFrame:
     for position, cutoff in enumerate(cutoffs[1:], start=1):
         earlier = per_window[per_window["cutoff"].isin(cutoffs[:position])]
         earlier = earlier[earlier["model"] != CHAMPION_ROW]
-        chosen = select_champions(earlier)
+        chosen = select_champions(earlier, candidates, scope)
         current = per_window[per_window["cutoff"] == cutoff]
         picked = current.merge(
             chosen.rename("model").reset_index(), on=["unique_id", "model"], how="inner"
@@ -266,6 +282,8 @@ def leaderboard(
     champions: pd.Series,
     horizon: int,
     levels: Sequence[int],
+    candidates: Sequence[str] | None = None,
+    scope: str = "series",
 ) -> pd.DataFrame:
     """One row per model per series, plus one ``unique_id == "__all__"`` row per model.
 
@@ -277,7 +295,7 @@ def leaderboard(
     what the published forecast achieves; ``is_champion`` flags the model chosen on all
     windows, the one refitted and published.
     """
-    nested = nested_champion_metrics(per_window)
+    nested = nested_champion_metrics(per_window, candidates, scope)
     scored = pd.concat([per_window, nested.drop(columns=["selected_model"])], ignore_index=True)
     value_columns = [*METRICS, *(f"coverage_{level}" for level in levels)]
 

@@ -68,10 +68,10 @@ def city_shaped_panel(n_series: int = 16, seed: int = 11) -> pd.DataFrame:
     )
 
 
-def run_leaderboard(
+def backtest_windows(
     panel: pd.DataFrame, params: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, dict[str, float]]:
-    """The pipeline's nodes on ``panel``: the leaderboard and the seconds of each step."""
+    """The pipeline's nodes on ``panel`` up to the per-window metrics, and each step's seconds."""
     params = copy.deepcopy(dict(params))
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -81,7 +81,14 @@ def run_leaderboard(
     started = time.perf_counter()
     backtest = nodes.backtest_models(prepared, features, params)
     seconds["backtest"] = time.perf_counter() - started
-    per_window = nodes.score_backtest(backtest, prepared, params)
+    return nodes.score_backtest(backtest, prepared, params), seconds
+
+
+def run_leaderboard(
+    panel: pd.DataFrame, params: Mapping[str, Any]
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The leaderboard the pipeline would write for ``panel``, and each step's seconds."""
+    per_window, seconds = backtest_windows(panel, params)
     champions = nodes.choose_champions(per_window, params)
     return nodes.build_leaderboard(per_window, champions, params), seconds
 

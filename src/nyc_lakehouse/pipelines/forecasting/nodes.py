@@ -166,10 +166,15 @@ def score_backtest(
 
 def choose_champions(per_window: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
     """Champion per series (lowest mean MASE over all windows): ``unique_id, model``."""
-    candidates = (params.get("champion", {}) or {}).get("candidates") or None
-    champions = bt.select_champions(per_window, candidates)
+    candidates, scope = _champion_settings(params)
+    champions = bt.select_champions(per_window, candidates, scope)
     logger.info("Champions: %s", champions.value_counts().to_dict())
     return champions.rename("model").reset_index()
+
+
+def _champion_settings(params: Mapping[str, Any]) -> tuple[list[str] | None, str]:
+    config = params.get("champion", {}) or {}
+    return config.get("candidates") or None, str(config.get("scope", "series"))
 
 
 def build_leaderboard(
@@ -179,11 +184,14 @@ def build_leaderboard(
 
     Grain: one row per (model, unique_id); ``unique_id == "__all__"`` is the mean over series.
     """
+    candidates, scope = _champion_settings(params)
     board = bt.leaderboard(
         per_window,
         champions.set_index("unique_id")["model"],
         int(params["horizon"]),
         list(params["levels"]),
+        candidates,
+        scope,
     )
     board["evaluated_at"] = pd.Timestamp.now(tz="UTC")
     overall = board[board["unique_id"] == bt.ALL_SERIES].set_index("model")
