@@ -49,7 +49,7 @@ def test_forecasting_runs_from_a_csv_panel(
                 "AutoTheta": {"enabled": False},
                 "AutoARIMA": {"enabled": False},
                 "MSTL": {"enabled": False},
-                "HistGradientBoosting": {"enabled": False},
+                "HistGradientBoosting": {"enabled": True, "max_iter": 20},
                 "Ensemble": {"enabled": False},
             },
         }
@@ -67,6 +67,14 @@ def test_forecasting_runs_from_a_csv_panel(
     assert {"SeasonalNaive", "AutoETS", "Champion"} <= set(board["model"])
     assert "__all__" in set(board["unique_id"])
     assert (data_root / "forecasts" / "forecast_chart.json").exists()
+    # the model's feature rows, built from the CSV with the same function as the gold table,
+    # and their data tests (DuckDB: no Spark in this env)
+    features = pd.read_parquet(data_root / "forecasts" / "volume_forecasting_features.parquet")
+    assert set(features["unique_id"]) == {"shop_a", "shop_b"}
+    assert features.loc[features["y"].isna(), "horizon_step"].tolist() == [*range(1, 8)] * 2
+    tests = pd.read_csv(data_root / "forecasts" / "feature_test_results.csv")
+    assert len(tests) >= 10 and set(tests["status"]) == {"pass"}
+    assert "HistGradientBoosting" in set(board["model"])
 
     client = MlflowClient(tracking_uri=mlflow_store)
     experiment = client.get_experiment_by_name("nyc_lakehouse")
