@@ -91,6 +91,7 @@ def test_forecasting_notebook_reads_the_champion_from_the_registry(
         ("ml.volume_forecasts", run["ml.volume_forecasts"]),
     ):
         PandasDeltaTableDataset(table=table, root=str(data_root)).save(frame)
+    run["forecasting.forecast_chart"].write_json(data_root / "reporting" / "forecast_chart.json")
     info = run["forecasting.champion_model_info"]
     (data_root / "ml" / "champion_model.json").write_text(json.dumps(info))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", run["tracking_uri"])
@@ -101,6 +102,7 @@ def test_forecasting_notebook_reads_the_champion_from_the_registry(
     source = "\n".join(cell.source for cell in nb.cells)
     assert "mlflow.pyfunc.load_model" in source and "champion_uri(" in source
     assert len(_outputs(nb, "image/png")) >= 2, "backtest and forecast charts"
+    assert _outputs(nb, "application/vnd.plotly.v1+json"), "the pipeline's backtest chart"
     text = "\n".join(
         "".join(o.get("text", ""))
         for cell in nb.cells
