@@ -114,6 +114,13 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert daily["gold_build_mode"] == "incremental"
     assert 0 < daily["gold_months_rebuilt"] < daily["silver_months"]
     assert "| silver rows | daily run s |" in (results_dir / "latest.md").read_text()
+    # disk used per layer: after its stage, and every layer's after the daily run
+    assert all(stages[layer]["disk_mb"] > 0 for layer in ("landing", "bronze", "silver", "gold"))
+    assert set(daily["disk_mb"]) == {"landing", "bronze", "silver", "gold"}
+    assert (
+        "| 311 rows | landing MB | bronze MB | silver MB | gold MB |"
+        in (results_dir / "latest.md").read_text()
+    )
     assert all(stage["seconds"] > 0 and stage["peak_rss_mb"] > 100 for stage in stages.values())
     # the timed part's CPU time: some, and less than its whole process used (start-up aside)
     for name, stage in stages.items():
@@ -311,6 +318,41 @@ def test_the_targets_are_judged_at_the_largest_size_and_each_can_fail():
         miss(results)
         met = [c["met"] for c in bench.judge_targets(results)["checks"]]
         assert met == [i != index for i in range(6)], (index, met)
+
+
+def test_the_full_history_is_judged_at_40m_and_the_comparisons_at_their_largest_size(tmp_path):
+    """A 40M run (no DuckDB or JVM above 5M rows by default): the landing zone -> gold and
+    daily-run targets, the DuckDB check from the largest size that ran it."""
+    bench = _bench_module()
+    assert bench.engines_at(5_000_000, ["sail", "jvm"], 5_000_000) == ["sail", "jvm"]
+    assert bench.engines_at(40_000_000, ["sail", "jvm"], 5_000_000) == ["sail"]
+    results = _results_meeting_every_target()
+    full = copy.deepcopy(results["sizes"][0])
+    full["size"] = 40_000_000
+    del full["derived"]["silver_pipeline_vs_duckdb_wide"]
+    for name, seconds in (("bronze", 60.0), ("silver", 500.0), ("gold", 300.0)):
+        full["stages"][name]["seconds"] = seconds
+    full["stages"]["daily_run"] = {"seconds": 45.0, "peak_rss_mb": 3_000.0}
+    results["sizes"].append(full)
+
+    def checks() -> dict[str, dict]:
+        return {c["target"]: c for c in bench.judge_targets(results)["checks"]}
+
+    judged = checks()
+    duckdb = judged["silver pipeline at least as fast as DuckDB on the same transform"]
+    assert duckdb["met"] is True and duckdb["measured"].endswith("at 5,000,000 rows")
+    to_gold = judged["landing zone -> gold at 40,000,000 rows in at most 15 min"]
+    assert to_gold == {**to_gold, "met": True, "measured": "14.3 min (bronze + silver + gold)"}
+    daily = judged["the daily run at 40,000,000 rows under 60 s"]
+    assert daily["met"] is True and daily["measured"] == "45.0 s, peak 2.9 GB"
+    full["stages"]["gold"]["seconds"] = 341.0  # 901 s
+    full["stages"]["daily_run"]["seconds"] = 60.0
+    judged = checks()
+    assert judged["landing zone -> gold at 40,000,000 rows in at most 15 min"]["met"] is False
+    assert judged["the daily run at 40,000,000 rows under 60 s"]["met"] is False
+    (tmp_path / "gold" / "t").mkdir(parents=True)
+    (tmp_path / "gold" / "t" / "part.parquet").write_bytes(b"x" * 3 * 1024**2)
+    assert bench.folder_mb(tmp_path / "gold") == 3.0
 
 
 def test_targets_without_duckdb_or_below_the_target_size_say_so():
