@@ -34,7 +34,11 @@ def test_the_default_is_the_city_portal_over_https():
         ("http://data.cityofnewyork.us", {}, "must use https"),
         ("https://evil.example", {}, "host 'evil.example' is not allow-listed"),
         ("https://data.cityofnewyork.us.evil.example", {}, "not allow-listed"),
-        ("https://user:pw@data.cityofnewyork.us", {}, "without credentials"),  # pragma: allowlist secret
+        (
+            "https://user:pw@data.cityofnewyork.us",  # pragma: allowlist secret
+            {},
+            "without credentials",
+        ),
         ("https://data.cityofnewyork.us?x=1", {}, "without credentials, query"),
         ("ftp://data.cityofnewyork.us", {}, "must use https"),
         # the loopback opt-in is for loopback only, and plain http only there

@@ -308,7 +308,9 @@ def test_the_configured_rules_parse(project_root, env, freshness):
     assert literal <= measured
     # The bundled sample is static: its freshness alerts warn; the daily runs fail on them.
     ages = {
-        r.name: r.action for r in rules if r.check == "freshness" and r.setting("age_of") == "newest_row"
+        r.name: r.action
+        for r in rules
+        if r.check == "freshness" and r.setting("age_of") == "newest_row"
     }
     assert set(ages) == {
         "nyc311_ingested_daily",
