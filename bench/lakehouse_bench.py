@@ -974,7 +974,7 @@ def judge_targets(results: dict[str, Any]) -> dict[str, Any]:
                 "target": f"the daily run (every layer) at most {TARGET_DAILY_GROWTH:g}x from "
                 f"{base['size']:,} to {daily[-1]['size']:,} rows",
                 "measured": f"{runs[0]['seconds']:.1f} s -> {runs[1]['seconds']:.1f} s "
-                f"({ratio:.2f}x)",
+                f"({ratio:.2f}x)" + _cpu_growth(*runs),
                 "met": ratio <= TARGET_DAILY_GROWTH if daily[-1] is not base else None,
             }
         )
@@ -1022,6 +1022,14 @@ def judge_targets(results: dict[str, Any]) -> dict[str, Any]:
         "cpus": results.get("machine", {}).get("cpus"),
         "checks": checks,
     }
+
+
+def _cpu_growth(smaller: dict[str, Any], larger: dict[str, Any]) -> str:
+    """The same growth in CPU seconds, which other tenants of a shared machine move less."""
+    if "stage_cpu_seconds" not in smaller or "stage_cpu_seconds" not in larger:
+        return ""
+    first, last = smaller["stage_cpu_seconds"], larger["stage_cpu_seconds"]
+    return f"; CPU {first:.1f} s -> {last:.1f} s ({last / max(first, 1e-9):.2f}x)"
 
 
 def targets_markdown(judged: dict[str, Any]) -> list[str]:

@@ -468,6 +468,11 @@ def test_the_daily_run_is_judged_from_1m_rows_to_the_largest_size():
     ]
     assert check["met"] is True and "1,000,000 to 5,000,000 rows" in check["target"]
     assert check["measured"] == "20.0 s -> 29.0 s (1.45x)"
+    with_cpu = with_daily({1_000_000: 20.0, 5_000_000: 31.0})
+    for size_result, cpu in zip(with_cpu["sizes"][1:], (10.0, 13.0), strict=True):
+        size_result["stages"]["daily_run"]["stage_cpu_seconds"] = cpu
+    measured = bench.judge_targets(with_cpu)["checks"][-1]["measured"]
+    assert measured == "20.0 s -> 31.0 s (1.55x); CPU 10.0 s -> 13.0 s (1.30x)"
     slow = bench.judge_targets(with_daily({1_000_000: 20.0, 5_000_000: 31.0}))["checks"][-1]
     assert slow["met"] is False
     # one size only: nothing to compare
