@@ -2,7 +2,8 @@
 
 * :class:`MonthlyGoldDeltaTableDataset`: a published gold table that also saves a
   :class:`~nyc_lakehouse.pipelines.gold.incremental.MonthsRewrite` (those months replaced, one
-  commit, through the Delta library's ``replace_where``);
+  commit, through the Delta library's ``replace_where``), and a
+  :class:`~nyc_lakehouse.pipelines.gold.incremental.PiecewiseOverwrite` (a full build in pieces);
 * :class:`GoldBuildStateDataset`: read-only, what the next build starts from: the silver
   fingerprint of the latest publication, and the gold tables written since it.
 """
@@ -28,6 +29,7 @@ from nyc_lakehouse.pipelines.gold.incremental import (
     FINGERPRINT_TABLE,
     MONTHLY_311_TABLES,
     MonthsRewrite,
+    PiecewiseOverwrite,
 )
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,9 @@ class MonthlyGoldDeltaTableDataset(PublishedDeltaTableDataset):
     """
 
     def save(self, data: Any) -> None:
+        if isinstance(data, PiecewiseOverwrite):
+            self._save_pieces(data)
+            return
         if not isinstance(data, MonthsRewrite):
             super().save(data)
             return
@@ -64,6 +69,24 @@ class MonthlyGoldDeltaTableDataset(PublishedDeltaTableDataset):
         logger.info(
             "Saved Delta table %s (%d month(s)): %s", self.address.name, len(data.months), metrics
         )
+
+    def _save_pieces(self, data: PiecewiseOverwrite) -> None:
+        """The first piece overwrites the table (the catalog's mode), each other one appends:
+        one commit per piece. Readers see none of them before the publication."""
+        started = time.perf_counter()
+        first, *rest = data.pieces
+        super().save(first)
+        for piece in rest:
+            writes.write(self.table, piece, "append", self.config.write)
+        self._built_version = self.table.version()
+        _RESOLVED[self.address.location] = self._built_version
+        metrics = {
+            "mode": "overwrite",
+            "pieces": len(data.pieces),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        self.last_save_metrics = metrics
+        logger.info("Saved Delta table %s in pieces: %s", self.address.name, metrics)
 
 
 class GoldBuildStateDataset(AbstractDataset[None, dict]):

@@ -31,12 +31,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from nyc_lakehouse.pipelines.gold.tables import columns_of
@@ -59,6 +59,11 @@ MONTHLY_311_TABLES = (
     "agg_daily_type_borough",
 )
 FINGERPRINT_FIELDS = ("rows", "key_checksum", "last_silver_stamp")
+# A full build writes ``fact_311`` this many silver rows at a time (whole months, at least one
+# month a piece). Sail's partitioned Delta writer keeps every partition it has open in memory
+# until the write ends, so one write of every month holds the whole fact: its peak grows with
+# the history (docs/performance.md). Pieces of a few million rows keep it flat.
+FULL_BUILD_PIECE_ROWS = 3_000_000
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,63 @@ class MonthsRewrite:
         if not clauses:
             raise ValueError("MonthsRewrite without months: nothing to replace")
         return clauses[0] if len(clauses) == 1 else "(" + " OR ".join(clauses) + ")"
+
+
+@dataclass(frozen=True)
+class PiecewiseOverwrite:
+    """A whole table written in pieces: the first one overwrites the table, the others append.
+
+    Each piece is a disjoint set of months; together they hold every row of the table.
+    """
+
+    pieces: tuple[DataFrame, ...]
+
+
+def month_pieces(
+    fingerprint: Sequence[Mapping[str, Any]], max_rows: int | None = None
+) -> list[list[str | None]]:
+    """Consecutive months of silver's fingerprint grouped into pieces of at most ``max_rows``
+    rows (:data:`FULL_BUILD_PIECE_ROWS` by default; a larger month is a piece of its own)."""
+    max_rows = FULL_BUILD_PIECE_ROWS if max_rows is None else max_rows
+    pieces: list[list[str | None]] = []
+    rows = 0
+    for row in sorted(fingerprint, key=lambda r: r[MONTH_COLUMN] or ""):
+        if not pieces or (rows + int(row["rows"]) > max_rows and pieces[-1]):
+            pieces.append([])
+            rows = 0
+        pieces[-1].append(row[MONTH_COLUMN])
+        rows += int(row["rows"])
+    return pieces
+
+
+def month_condition(months: Sequence[str | None]) -> Column:
+    """Rows whose ``created_month`` is one of ``months`` (``None`` for a null month)."""
+    present = [m for m in months if m is not None]
+    condition = F.col(MONTH_COLUMN).isin(present) if present else F.lit(False)
+    if None in months:
+        condition = condition | F.col(MONTH_COLUMN).isNull()
+    return condition
+
+
+def in_pieces(plan: Mapping[str, Any] | None, frame: DataFrame) -> list[DataFrame]:
+    """``frame`` (with a ``created_month``) cut into the pieces a full build writes one at a
+    time (:data:`FULL_BUILD_PIECE_ROWS`), or ``[frame]`` when one piece holds it all.
+
+    The pieces come from the plan's silver fingerprint; the last one takes every row the others
+    do not, so a month silver gained since the plan is still written, once.
+    """
+    if plan is None or is_incremental(plan):
+        return [frame]
+    pieces = month_pieces(plan.get("fingerprint") or [])
+    if len(pieces) <= 1:
+        return [frame]
+    earlier: list[str | None] = []
+    frames = []
+    for months in pieces[:-1]:
+        frames.append(frame.filter(month_condition(months)))
+        earlier += months
+    frames.append(frame.filter(~F.coalesce(month_condition(earlier), F.lit(False))))
+    return frames
 
 
 def _checked_month(month: str) -> str:
@@ -232,6 +294,19 @@ def plan_311_build(
     }
 
 
+def by_pieces(
+    plan: Mapping[str, Any] | None, source: DataFrame, build: Callable[[DataFrame], DataFrame]
+) -> DataFrame | MonthsRewrite | PiecewiseOverwrite:
+    """What a month-grained builder returns: ``build`` of the plan's months of ``source`` (the
+    table's new rows for them) on an incremental build; on a full one, ``build`` of each piece
+    of ``source`` (:func:`in_pieces`), written one after another, so that neither the writer
+    nor an aggregate holds the whole history at once."""
+    pieces = in_pieces(plan, source)
+    if len(pieces) > 1:
+        return PiecewiseOverwrite(tuple(build(piece) for piece in pieces))
+    return output(plan, build(in_months(plan, source)))
+
+
 def is_incremental(plan: Mapping[str, Any] | None) -> bool:
     return plan is not None and plan.get("mode") == "incremental"
 
@@ -247,11 +322,7 @@ def in_months(
     if not is_incremental(plan):
         return frame
     assert plan is not None
-    months = [m for m in plan[months_key] if m is not None]
-    condition = F.col(MONTH_COLUMN).isin(months) if months else F.lit(False)
-    if None in plan[months_key]:
-        condition = condition | F.col(MONTH_COLUMN).isNull()
-    return frame.filter(condition)
+    return frame.filter(month_condition(plan[months_key]))
 
 
 def output(

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from nyc_lakehouse.pipelines.gold import data_tests, incremental
-from nyc_lakehouse.pipelines.gold.incremental import MonthsRewrite
+from nyc_lakehouse.pipelines.gold.incremental import MonthsRewrite, PiecewiseOverwrite
 from nyc_lakehouse.pipelines.gold.tables import all_data_tests, columns_of
 from nyc_lakehouse.run_lock import scratch
 from nyc_lakehouse.spark import get_spark
@@ -389,20 +389,24 @@ def build_fact_311(
     sla: Mapping[str, Any],
     outlier_hours: float,
     plan: Mapping[str, Any] | None = None,
-) -> DataFrame | MonthsRewrite:
+) -> DataFrame | MonthsRewrite | PiecewiseOverwrite:
     """One row per service request with keys to every dimension, SLA and quality flags.
 
     Built from silver's rows of the months ``plan`` (:func:`incremental.plan_311_build`) says
-    changed, or of every month on a full build (silver already holds one row per request).
+    changed, or of every month on a full build (silver already holds one row per request),
+    written a few months at a time (:func:`incremental.in_pieces`).
     """
     require_columns(silver_311, SILVER_311_COLUMNS, "silver.nyc311_service_requests")
-    silver_311 = incremental.in_months(plan, silver_311)
+    return incremental.by_pieces(plan, silver_311, lambda rows: _fact_311(rows, sla, outlier_hours))
+
+
+def _fact_311(silver_311: DataFrame, sla: Mapping[str, Any], outlier_hours: float) -> DataFrame:
     hours = F.col("response_time_hours")
     closed_day = _valid_closed_day()
     for name, type_name in OPTIONAL_SILVER_311_COLUMNS.items():
         if name not in silver_311.columns:
             silver_311 = silver_311.withColumn(name, F.lit(None).cast(type_name))
-    fact = (
+    return (
         silver_311.withColumn("agency", _agency())
         .withColumn("complaint_type", _complaint_type())
         .withColumn("borough", _borough())
@@ -426,7 +430,6 @@ def build_fact_311(
         )
         .select(*columns_of("fact_311"))
     )
-    return incremental.output(plan, fact)
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,19 +500,19 @@ def build_agg_daily_summary(
 
 def build_agg_monthly_summary(
     fact_311: DataFrame, plan: Mapping[str, Any] | None = None
-) -> DataFrame | MonthsRewrite:
+) -> DataFrame | MonthsRewrite | PiecewiseOverwrite:
     """Monthly metrics for every month with at least one request (the plan's months only on
     an incremental build)."""
-    out = (
-        incremental.in_months(plan, fact_311)
-        .groupBy("created_month")
-        .agg(
-            *_metric_aggregations(),
-            F.countDistinct("created_date_only").alias("active_days"),
-            F.countDistinct("complaint_type_key").alias("complaint_types"),
-        )
+    return incremental.by_pieces(plan, fact_311, _monthly_summary)
+
+
+def _monthly_summary(fact_311: DataFrame) -> DataFrame:
+    out = fact_311.groupBy("created_month").agg(
+        *_metric_aggregations(),
+        F.countDistinct("created_date_only").alias("active_days"),
+        F.countDistinct("complaint_type_key").alias("complaint_types"),
     )
-    frame = (
+    return (
         _with_metric_shares(out)
         .withColumn("month_start", _month_start())
         .withColumn(
@@ -518,7 +521,6 @@ def build_agg_monthly_summary(
         )
         .select(*columns_of("agg_monthly_summary"))
     )
-    return incremental.output(plan, frame)
 
 
 def _month_start() -> Column:
@@ -531,37 +533,36 @@ def _metrics_by(
     dimension: DataFrame,
     table: str,
     plan: Mapping[str, Any] | None,
-) -> DataFrame | MonthsRewrite:
+) -> DataFrame | MonthsRewrite | PiecewiseOverwrite:
     """Metrics per creation month x ``key``: months, not all time, so a month can be recomputed
     on its own (``plan``, :mod:`.incremental`) and dashboards follow each member over time."""
-    out = (
-        incremental.in_months(plan, fact_311)
-        .groupBy("created_month", key)
-        .agg(
+
+    def metrics(rows: DataFrame) -> DataFrame:
+        out = rows.groupBy("created_month", key).agg(
             *_metric_aggregations(),
             F.min("created_date_only").alias("first_created_date"),
             F.max("created_date_only").alias("last_created_date"),
         )
-    )
-    frame = (
-        _with_metric_shares(out)
-        .withColumn("month_start", _month_start())
-        .join(dimension, key, "left")
-        .select(*columns_of(table))
-    )
-    return incremental.output(plan, frame)
+        return (
+            _with_metric_shares(out)
+            .withColumn("month_start", _month_start())
+            .join(dimension, key, "left")
+            .select(*columns_of(table))
+        )
+
+    return incremental.by_pieces(plan, fact_311, metrics)
 
 
 def build_agg_agency_metrics(
     fact_311: DataFrame, dim_agency: DataFrame, plan: Mapping[str, Any] | None = None
-) -> DataFrame | MonthsRewrite:
+) -> DataFrame | MonthsRewrite | PiecewiseOverwrite:
     """Volume, resolution time percentiles and SLA breaches per month and agency."""
     return _metrics_by(fact_311, "agency_key", dim_agency, "agg_agency_metrics", plan)
 
 
 def build_agg_complaint_type_metrics(
     fact_311: DataFrame, dim_complaint_type: DataFrame, plan: Mapping[str, Any] | None = None
-) -> DataFrame | MonthsRewrite:
+) -> DataFrame | MonthsRewrite | PiecewiseOverwrite:
     """Volume, resolution time percentiles and SLA breaches per month and complaint type."""
     return _metrics_by(
         fact_311, "complaint_type_key", dim_complaint_type, "agg_complaint_type_metrics", plan
@@ -570,7 +571,7 @@ def build_agg_complaint_type_metrics(
 
 def build_agg_location_metrics(
     fact_311: DataFrame, dim_location: DataFrame, plan: Mapping[str, Any] | None = None
-) -> DataFrame | MonthsRewrite:
+) -> DataFrame | MonthsRewrite | PiecewiseOverwrite:
     """Volume, resolution time percentiles and SLA breaches per month and location."""
     return _metrics_by(fact_311, "location_key", dim_location, "agg_location_metrics", plan)
 
@@ -580,27 +581,28 @@ def build_agg_daily_type_borough(
     dim_complaint_type: DataFrame,
     dim_location: DataFrame,
     plan: Mapping[str, Any] | None = None,
-) -> DataFrame | MonthsRewrite:
+) -> DataFrame | MonthsRewrite | PiecewiseOverwrite:
     """Requests per creation day x complaint type x borough: what the analytics pipeline reads
     instead of the fact, so its cost follows days and types, not requests."""
-    frame = (
-        incremental.in_months(plan, fact_311)
-        .join(
-            dim_complaint_type.select("complaint_type_key", "complaint_type"),
-            "complaint_type_key",
+
+    def counts(rows: DataFrame) -> DataFrame:
+        # The dimensions on the left: Sail's hash join builds from its left input (engines.md).
+        types = dim_complaint_type.select("complaint_type_key", "complaint_type")
+        boroughs = dim_location.select("location_key", "borough")
+        return (
+            boroughs.join(types.join(rows, "complaint_type_key"), "location_key")
+            .groupBy(
+                "created_month",
+                F.col("created_date_only").alias("date"),
+                "complaint_type_key",
+                "complaint_type",
+                "borough",
+            )
+            .agg(F.count(F.lit(1)).alias("request_count"))
+            .select(*columns_of("agg_daily_type_borough"))
         )
-        .join(dim_location.select("location_key", "borough"), "location_key")
-        .groupBy(
-            "created_month",
-            F.col("created_date_only").alias("date"),
-            "complaint_type_key",
-            "complaint_type",
-            "borough",
-        )
-        .agg(F.count(F.lit(1)).alias("request_count"))
-        .select(*columns_of("agg_daily_type_borough"))
-    )
-    return incremental.output(plan, frame)
+
+    return incremental.by_pieces(plan, fact_311, counts)
 
 
 def plan_gold_311(
