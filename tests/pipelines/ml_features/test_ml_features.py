@@ -67,27 +67,13 @@ def test_panel_with_nothing_left_after_dropping_the_last_day_fails_clearly(spark
         nodes.daily_volume_panel(requests, PARAMS)
 
 
-def test_the_panel_is_built_from_the_gold_star_schema(spark, requests):
-    """fact_311 joined to dim_location (borough) and dim_complaint_type: the same panel."""
-    frame = requests.toPandas()
-    boroughs = sorted(frame["borough"].unique())
-    types = sorted(frame["complaint_type"].unique())
-    fact = frame.assign(
-        location_key=frame["borough"].map(boroughs.index).astype("int64") + 100,
-        complaint_type_key=frame["complaint_type"].map(types.index).astype("int64") + 500,
-    )[["created_date_only", "location_key", "complaint_type_key"]]
-    locations = pd.DataFrame(
-        {"location_key": [i + 100 for i in range(len(boroughs))], "borough": boroughs}
-    )
-    complaint_types = pd.DataFrame(
-        {"complaint_type_key": [i + 500 for i in range(len(types))], "complaint_type": types}
-    )
-    from_gold = nodes.daily_volume_panel_from_gold(
-        spark.createDataFrame(fact),
-        spark.createDataFrame(locations),
-        spark.createDataFrame(complaint_types),
-        PARAMS,
-    ).toPandas()
+def test_the_panel_is_built_from_gold_daily_counts(spark, requests):
+    """gold.agg_daily_type_borough (requests per day x complaint type x borough) gives the
+    panel one row per request gives."""
+    frame = requests.toPandas().rename(columns={"created_date_only": "date"})
+    counts = frame.groupby(["date", "complaint_type", "borough"]).size()
+    daily = counts.rename("request_count").astype("int64").reset_index()
+    from_gold = nodes.daily_volume_panel_from_gold(spark.createDataFrame(daily), PARAMS).toPandas()
     expected = nodes.daily_volume_panel(requests, PARAMS).toPandas()
     key = ["unique_id", "ds"]
     pd.testing.assert_frame_equal(

@@ -20,7 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def gold_requests(spark, data_root: Path) -> int:
-    """Gold-shaped tables (fact_311 and the two dimensions the panel reads): 120 days of
+    """Gold's daily counts (``agg_daily_type_borough``, what the panel reads): 120 days of
     requests in two boroughs and three complaint types."""
     rng = np.random.default_rng(0)
     days = pd.date_range("2024-01-01", periods=120, freq="D")
@@ -29,23 +29,12 @@ def gold_requests(spark, data_root: Path) -> int:
         for borough, complaint in (("BROOKLYN", "Noise"), ("QUEENS", "Heat"), ("QUEENS", "Rodent")):
             n = int(rng.poisson(8 if day.dayofweek < 5 else 4))
             rows += [(day.date(), borough, complaint)] * n
-    frame = pd.DataFrame(rows, columns=["created_date_only", "borough", "complaint_type"])
-    frame.insert(0, "unique_key", np.arange(len(frame), dtype="int64"))
-    boroughs, types = ["BROOKLYN", "QUEENS"], ["Heat", "Noise", "Rodent"]
-    frame["location_key"] = frame["borough"].map(boroughs.index).astype("int64")
-    frame["complaint_type_key"] = frame["complaint_type"].map(types.index).astype("int64") + 10
-    tables = {
-        "fact_311": frame[
-            ["unique_key", "created_date_only", "location_key", "complaint_type_key"]
-        ],
-        "dim_location": pd.DataFrame({"location_key": [0, 1], "borough": boroughs}),
-        "dim_complaint_type": pd.DataFrame(
-            {"complaint_type_key": [10, 11, 12], "complaint_type": types}
-        ),
-    }
-    for name, table in tables.items():
-        path = data_root / "gold" / name
-        spark.createDataFrame(table).write.format("delta").mode("overwrite").save(str(path))
+    frame = pd.DataFrame(rows, columns=["date", "borough", "complaint_type"])
+    counts = frame.groupby(["date", "borough", "complaint_type"]).size()
+    table = counts.rename("request_count").astype("int64").reset_index()
+    table.insert(0, "created_month", table["date"].map(lambda day: day.strftime("%Y-%m")))
+    path = data_root / "gold" / "agg_daily_type_borough"
+    spark.createDataFrame(table).write.format("delta").mode("overwrite").save(str(path))
     return len(frame)
 
 

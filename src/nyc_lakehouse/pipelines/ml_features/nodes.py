@@ -1,8 +1,8 @@
 """Nodes of the ``ml_features`` pipeline (Spark DataFrame API).
 
-Input: the gold star schema: ``gold.fact_311`` (one row per request; ``created_date_only``,
-``location_key``, ``complaint_type_key``) with ``gold.dim_location`` (``borough``) and
-``gold.dim_complaint_type`` (``complaint_type``). Output ``ml.daily_volume_panel``: one row per
+Input: ``gold.agg_daily_type_borough``, the requests per creation day x complaint type x borough
+of the gold star schema (its cost follows days and types, not requests, and gold's daily run
+rebuilds only the months that changed). Output ``ml.daily_volume_panel``: one row per
 series per day, ``unique_id, ds, y``, days without requests filled with 0. Series:
 ``citywide``, ``borough:<BOROUGH>``, ``complaint_type:<type>`` for the top-N complaint types.
 
@@ -37,35 +37,22 @@ def _spark_of(frame: DataFrame) -> Any:
     return frame.sparkSession
 
 
-def gold_requests(fact: DataFrame, locations: DataFrame, complaint_types: DataFrame) -> DataFrame:
-    """One row per request: ``created_date_only, borough, complaint_type`` from the star schema."""
-    return (
-        fact.select("created_date_only", "location_key", "complaint_type_key")
-        .join(locations.select("location_key", "borough"), on="location_key", how="left")
-        .join(
-            complaint_types.select("complaint_type_key", "complaint_type"),
-            on="complaint_type_key",
-            how="left",
-        )
-        .select("created_date_only", "borough", "complaint_type")
-    )
-
-
-def daily_volume_panel_from_gold(
-    fact: DataFrame,
-    locations: DataFrame,
-    complaint_types: DataFrame,
-    params: Mapping[str, Any],
-) -> DataFrame:
-    """``ml.daily_volume_panel`` from ``gold.fact_311`` and its dimensions (see
+def daily_volume_panel_from_gold(daily_counts: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+    """``ml.daily_volume_panel`` from ``gold.agg_daily_type_borough`` (see
     :func:`daily_volume_panel`)."""
-    return daily_volume_panel(gold_requests(fact, locations, complaint_types), params)
+    counts = daily_counts.select(
+        F.col("date").alias("created_date_only"), "borough", "complaint_type", "request_count"
+    )
+    return daily_volume_panel(counts, params, count_column="request_count")
 
 
-def daily_volume_panel(requests: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+def daily_volume_panel(
+    requests: DataFrame, params: Mapping[str, Any], count_column: str | None = None
+) -> DataFrame:
     """Long daily panel ``unique_id string, ds date, y double`` (zero-filled, no gaps).
 
-    ``requests``: one row per request with ``created_date_only, borough, complaint_type``.
+    ``requests``: one row per request with ``created_date_only, borough, complaint_type``, or,
+    with ``count_column``, one row per day x borough x type with its number of requests.
 
     The day range is the same for every series: from ``start_date`` (or the first request day)
     to the last day with requests minus ``drop_last_days`` (the newest day of an incremental
@@ -79,7 +66,13 @@ def daily_volume_panel(requests: DataFrame, params: Mapping[str, Any]) -> DataFr
     drop_last_days = int(params.get("drop_last_days", 1))
     start_date = params.get("start_date")
 
-    days = requests.select(F.col("created_date_only").alias("ds"), "borough", "complaint_type")
+    count = F.sum(count_column) if count_column else F.count(F.lit(1))
+    days = requests.select(
+        F.col("created_date_only").alias("ds"),
+        "borough",
+        "complaint_type",
+        *([count_column] if count_column else []),
+    )
     days = days.where(F.col("ds").isNotNull() & (F.col("ds") <= F.current_date()))
     if start_date:
         days = days.where(F.col("ds") >= F.lit(str(start_date)).cast("date"))
@@ -98,19 +91,19 @@ def daily_volume_panel(requests: DataFrame, params: Mapping[str, Any]) -> DataFr
         )
     days = days.where(F.col("ds") <= F.lit(last))
 
-    citywide = days.groupBy("ds").agg(F.count(F.lit(1)).alias("y"))
+    citywide = days.groupBy("ds").agg(count.alias("y"))
     citywide = citywide.select(F.lit(CITYWIDE).alias("unique_id"), "ds", "y")
     by_borough = (
         days.where(F.col("borough").isin(boroughs))
         .groupBy("borough", "ds")
-        .agg(F.count(F.lit(1)).alias("y"))
+        .agg(count.alias("y"))
         .select(F.concat(F.lit(BOROUGH_PREFIX), "borough").alias("unique_id"), "ds", "y")
     )
     top_types = [
         row["complaint_type"]
         for row in days.where(F.col("complaint_type").isNotNull())
         .groupBy("complaint_type")
-        .agg(F.count(F.lit(1)).alias("n"))
+        .agg(count.alias("n"))
         .orderBy(F.desc("n"), F.asc("complaint_type"))
         .limit(top_n)
         .collect()
@@ -118,7 +111,7 @@ def daily_volume_panel(requests: DataFrame, params: Mapping[str, Any]) -> DataFr
     by_type = (
         days.where(F.col("complaint_type").isin(top_types))
         .groupBy("complaint_type", "ds")
-        .agg(F.count(F.lit(1)).alias("y"))
+        .agg(count.alias("y"))
         .select(F.concat(F.lit(COMPLAINT_PREFIX), "complaint_type").alias("unique_id"), "ds", "y")
     )
     counts = citywide.unionByName(by_borough).unionByName(by_type)

@@ -1,6 +1,6 @@
 """Wiring of the ``ml_features`` pipeline (nodes live in nodes.py).
 
-gold.fact_311 + gold.dim_location + gold.dim_complaint_type -> ml.daily_volume_panel; the
+gold.agg_daily_type_borough -> ml.daily_volume_panel; the
 forecasting pipeline turns the panel into gold.volume_forecasting_features and trains on it.
 """
 
@@ -14,12 +14,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         [
             node(
                 nodes.daily_volume_panel_from_gold,
-                [
-                    "gold.fact_311",
-                    "gold.dim_location",
-                    "gold.dim_complaint_type",
-                    "params:ml_features",
-                ],
+                ["gold.agg_daily_type_borough", "params:ml_features"],
                 "ml.daily_volume_panel@spark",
                 name="build_daily_volume_panel",
             ),

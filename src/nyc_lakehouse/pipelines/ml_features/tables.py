@@ -28,8 +28,8 @@ DAILY_VOLUME_PANEL = TableDoc(
     write="overwrite, every run",
     columns=(_SERIES, _DAY, _Y),
     notes=(
-        "Source: `gold.fact_311` with `gold.dim_location` (borough) and "
-        "`gold.dim_complaint_type` (complaint type). Requests dated in the future are ignored "
+        "Source: `gold.agg_daily_type_borough` (requests per creation day, complaint type and "
+        "borough; its cost follows days, not requests). Requests dated in the future are ignored "
         "and the newest day is dropped (`ml_features.drop_last_days`): an extract taken during "
         "the day holds only part of it.",
     ),
