@@ -114,7 +114,7 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     # the daily run: every layer ran, gold rebuilt some months (the increments'), not all
     daily = stages["daily_run"]
     assert list(daily["pipelines_seconds"]) == list(_bench_module().DAILY_PIPELINES)
-    assert daily["seconds"] == pytest.approx(sum(daily["pipelines_seconds"].values()))
+    assert daily["seconds"] == pytest.approx(sum(daily["pipelines_seconds"].values()), abs=0.01)
     assert daily["gold_build_mode"] == "incremental"
     assert 0 < daily["gold_months_rebuilt"] < daily["silver_months"]
     assert "| silver rows | daily run s |" in (results_dir / "latest.md").read_text()
