@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from nyc_lakehouse.pipelines.forecasting import backtest as bt
 from nyc_lakehouse.pipelines.forecasting import models
@@ -46,7 +47,9 @@ def test_cross_validation_matches_a_forecast_from_each_truncated_panel(make_para
 
 def test_the_backtest_has_every_model_and_window_with_actuals(make_params):
     params = make_params(("SeasonalNaive", "AutoTheta", "HistGradientBoosting", "Ensemble"))
-    params["models"]["Ensemble"]["members"] = ["SeasonalNaive", "AutoTheta", "HistGradientBoosting"]
+    params["models"]["Ensemble"].update(
+        members=["SeasonalNaive", "AutoTheta", "HistGradientBoosting"], method="median"
+    )
     panel = _panel()
     features = models.forecast_features(panel, 7, params.get("calendar"))
     result = bt.run_backtest(panel, params, features)
@@ -66,3 +69,28 @@ def test_the_backtest_has_every_model_and_window_with_actuals(make_params):
     wide = one.pivot(index="ds", columns="model", values="y_hat")
     members = wide[["SeasonalNaive", "AutoTheta", "HistGradientBoosting"]].median(axis=1)
     assert np.allclose(wide["Ensemble"], members.clip(lower=0))
+
+
+def test_window_metrics_equal_the_metric_functions_on_each_window(make_params):
+    """utilsforecast's losses, window by window, agree with metrics.py's definitions."""
+    from nyc_lakehouse.pipelines.forecasting import metrics
+
+    params = make_params(("SeasonalNaive", "AutoTheta"))
+    panel = synthetic_panel(n_series=2, days=120, start="2023-01-01", seed=2)
+    result = bt.run_backtest(panel, params)
+    per_window = bt.window_metrics(result, panel, LEVELS).set_index(
+        ["cutoff", "model", "unique_id"]
+    )
+    assert len(per_window) == result.groupby(["cutoff", "model", "unique_id"]).ngroups == 8
+    for (cutoff, model, uid), part in result.groupby(["cutoff", "model", "unique_id"]):
+        train = panel[(panel["unique_id"] == uid) & (panel["ds"] <= cutoff)]["y"]
+        got = per_window.loc[(cutoff, model, uid)]
+        scale = metrics.seasonal_naive_scale(train.to_numpy(float), 7)
+        assert got["mase"] == pytest.approx(metrics.mase(part["y"], part["y_hat"], scale))
+        assert got["smape"] == pytest.approx(metrics.smape(part["y"], part["y_hat"]))
+        assert got["rmse"] == pytest.approx(metrics.rmse(part["y"], part["y_hat"]))
+        for level in LEVELS:
+            expected = metrics.coverage(
+                part["y"], part[f"y_hat_lo_{level}"], part[f"y_hat_hi_{level}"]
+            )
+            assert got[f"coverage_{level}"] == pytest.approx(expected), (model, level)

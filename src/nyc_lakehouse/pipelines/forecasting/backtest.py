@@ -138,12 +138,14 @@ def window_metrics(
     from utilsforecast import losses
 
     keys = ["unique_id", "cutoff", "ds"]
-    wide = backtest.pivot_table(
-        index=keys,
-        columns="model",
-        values=["y_hat", *(f"y_hat_{s}_{level}" for level in levels for s in ("lo", "hi"))],
-        aggfunc="first",
-        dropna=False,
+    values = ["y_hat", *(f"y_hat_{s}_{level}" for level in levels for s in ("lo", "hi"))]
+    # unstack, not pivot_table: only the (series, window, day) rows that exist, never the
+    # cross product of windows and days (empty rows would count as uncovered days)
+    wide = (
+        backtest.drop_duplicates([*keys, "model"])
+        .set_index([*keys, "model"])[values]
+        .astype("float64")
+        .unstack("model")
     )
     models = sorted(backtest["model"].unique())
     frame = pd.DataFrame(index=wide.index)
