@@ -761,6 +761,7 @@ def bench_size(
     with_duckdb: bool = True,
     repeat: int = 1,
     engines: Sequence[str] = ("sail",),
+    with_daily_run: bool = True,
 ) -> dict[str, Any]:
     """Every layer at one size, on a fresh lakehouse under ``work``.
 
@@ -782,7 +783,7 @@ def bench_size(
     plan = ["landing", "io_floor", "bronze", "silver", "gold"]
     if with_duckdb:
         plan += list(ENGINE_STAGES)
-    plan += ["silver_increment", "daily_run"]
+    plan += ["silver_increment", *(["daily_run"] if with_daily_run else [])]
     for stage in plan:
         args = (str(size),) if stage == "landing" else ()
         runs: list[dict[str, Any]] = []
@@ -1275,6 +1276,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB comparison")
     parser.add_argument(
+        "--no-daily-run", action="store_true", help="skip the daily run of every layer"
+    )
+    parser.add_argument(
         "--duckdb-max-rows",
         type=lambda text: int(float(text)),
         default=DEFAULT_DUCKDB_MAX_ROWS,
@@ -1354,7 +1358,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         if skipped:
             _log(f"{size:,} rows: no {', '.join(skipped)} (above --jvm/--duckdb-max-rows)")
         size_result = bench_size(
-            size, args.work_dir, with_duckdb=with_duckdb, repeat=args.repeat, engines=engines
+            size,
+            args.work_dir,
+            with_duckdb=with_duckdb,
+            repeat=args.repeat,
+            engines=engines,
+            with_daily_run=not args.no_daily_run,
         )
         size_result["derived"] = derive(size_result)
         size_result["skipped"] = skipped
