@@ -48,6 +48,9 @@ PIPELINES = ["ingestion", "bronze", "silver", "gold", "analytics"]
 SILVER_TABLES = ["silver/nyc311_service_requests", "silver/nyc911_e2e_weekly"]
 LAYERS = ("landing", "bronze", "silver", "gold", "ml", "monitoring", "reporting")
 FLOAT_TOLERANCE = 0.01 + 1e-9  # one unit of gold's two-decimal rounding
+# Columns that record when a run wrote (each engine's run has its own clock), like the `_`
+# storage columns: equal data, different stamps.
+RUN_STAMPS = {"silver_311_fingerprint": {"last_silver_stamp"}}
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -71,9 +74,15 @@ def _digest(texts: list[str]) -> str:
 
 
 def read_table(path: Path) -> tuple[list[tuple[str, str]], pd.DataFrame]:
-    """A Delta table's schema and rows (delta-rs), without the ``_`` storage columns."""
+    """A Delta table's schema and rows (delta-rs), without the ``_`` storage columns and the
+    run stamps."""
     table = DeltaTable(str(path))
-    schema = [(f.name, str(f.type)) for f in table.schema().fields if not f.name.startswith("_")]
+    stamps = RUN_STAMPS.get(path.name, set())
+    schema = [
+        (f.name, str(f.type))
+        for f in table.schema().fields
+        if not f.name.startswith("_") and f.name not in stamps
+    ]
     return sorted(schema), table.to_pandas(columns=[name for name, _ in schema])
 
 
