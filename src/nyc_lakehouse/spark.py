@@ -381,7 +381,7 @@ def _start_jvm(settings: SparkSettings) -> SparkSession:
     builder = _builder(settings).master(settings.jvm_master)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    session = _get_or_create_jvm(builder)
     extensions = session.conf.get("spark.sql.extensions", "") or ""
     if JVM_DELTA_CONF["spark.sql.extensions"] not in extensions:
         # getOrCreate() returned a SparkContext started earlier in this process without Delta;
@@ -392,6 +392,25 @@ def _start_jvm(settings: SparkSettings) -> SparkSession:
         )
     logger.info("Started local JVM Spark (%s) with delta-spark", settings.jvm_master)
     return session
+
+
+def _get_or_create_jvm(builder: Any) -> SparkSession:
+    """``builder.getOrCreate()``, with one more try when the JVM gateway dies at launch.
+
+    pyspark launches the gateway with a fork; in a process that also holds gRPC (Spark
+    Connect) threads, the child was seen to exit before it wrote its port (``JAVA_GATEWAY_EXITED``,
+    pyspark 4.0.1, once in a full test session at its first JVM start), and the next launch
+    worked. A second failure is reported as it is.
+    """
+    from pyspark.errors import PySparkRuntimeError
+
+    try:
+        return builder.getOrCreate()
+    except PySparkRuntimeError as exc:
+        if "JAVA_GATEWAY_EXITED" not in str(exc):
+            raise
+        logger.warning("The JVM gateway exited at launch; starting it once more")
+        return builder.getOrCreate()
 
 
 def _connect_address(url: str) -> tuple[str, int]:
