@@ -82,10 +82,28 @@ def test_forecasting_runs_from_a_csv_panel(
     assert len(runs) == 1
     run = runs[0]
     assert run.data.params["forecasting.horizon"] == "7"
-    assert "AutoETS.mase" in run.data.metrics
-    assert "SeasonalNaive.mase" in run.data.metrics
+    # kedro-mlflow's catalog datasets logged the backtest metrics and files in the run that
+    # holds the registered model
+    overall = board[board["unique_id"] == "__all__"].set_index("model")
+    for model in ("SeasonalNaive", "AutoETS", "HistGradientBoosting", "Champion"):
+        assert run.data.metrics[f"backtest.{model}.mase"] == pytest.approx(
+            overall.loc[model, "mase"]
+        )
+    assert run.data.metrics["backtest.champion.series_count"] == 2
+    assert run.data.tags["horizon"] == "7"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"forecast_backtest_metrics.csv", "forecast_chart.html"} <= artifacts
+    assert {
+        "forecast_backtest_metrics.csv",
+        "volume_forecasts.csv",
+        "forecast_chart.html",
+        "forecast_chart.json",
+    } <= artifacts
+    logged = pd.read_csv(
+        mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id, artifact_path="forecast_backtest_metrics.csv"
+        )
+    )
+    pd.testing.assert_frame_equal(logged, board)
     version = client.get_model_version_by_alias("csv_panel_test_model", "champion")
     assert version.run_id == run.info.run_id
     model = mlflow.pyfunc.load_model("models:/csv_panel_test_model@champion")

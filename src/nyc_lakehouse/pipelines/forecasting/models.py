@@ -587,40 +587,6 @@ def build_forecaster(name: str, params: Mapping[str, Any]) -> Any:
     raise ValueError(f"{name} is not a standalone model")
 
 
-def forecast_all(
-    panel: pd.DataFrame,
-    params: Mapping[str, Any],
-    models: Sequence[str] | None = None,
-    features: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Forecast ``params['horizon']`` days after the end of ``panel`` with every enabled model.
-
-    ``features``: the feature rows (``gold.volume_forecasting_features``) the machine-learning
-    model learns from; they may extend past ``panel`` (only rows up to its end are used).
-    """
-    horizon, levels = int(params["horizon"]), list(params["levels"])
-    names = list(models) if models is not None else enabled_models(params)
-    frames = []
-    for name in names:
-        if name == ENSEMBLE_MODEL:
-            continue
-        started = time.perf_counter()
-        forecaster = build_forecaster(name, params)
-        if name == SKLEARN_MODEL:
-            frames.append(forecaster.forecast(panel, horizon, levels, features))
-        else:
-            frames.append(forecaster.forecast(panel, horizon, levels))
-        logger.info("  %s: %.1f s", name, time.perf_counter() - started)
-    forecasts = pd.concat([f for f in frames if not f.empty], ignore_index=True)
-    if ENSEMBLE_MODEL in names:
-        settings = params["models"][ENSEMBLE_MODEL]
-        ensemble = ensemble_forecast(
-            forecasts, settings.get("members", []), levels, settings.get("method", "median")
-        )
-        forecasts = pd.concat([forecasts, ensemble], ignore_index=True)
-    return tidy_intervals(forecasts, levels, bool(params.get("clip_at_zero", True)))
-
-
 # --------------------------------------------------------------------------------------------
 # The champion model (what is logged to MLflow)
 # --------------------------------------------------------------------------------------------
@@ -690,26 +656,3 @@ class ChampionForecaster:
         out = forecasts.merge(choice, on=["unique_id", "model"], how="inner")
         out = tidy_intervals(out, self.levels, bool(self.params.get("clip_at_zero", True)))
         return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)
-
-
-def pyfunc_model(champion: ChampionForecaster) -> Any:
-    """Wrap a fitted :class:`ChampionForecaster` as an ``mlflow.pyfunc.PythonModel``.
-
-    Input: a DataFrame with a ``unique_id`` column (and optionally ``horizon``); output: the
-    long forecast frame of those series.
-    """
-    import mlflow.pyfunc
-
-    class ChampionPyfunc(mlflow.pyfunc.PythonModel):
-        def __init__(self, model: ChampionForecaster) -> None:
-            self.model = model
-
-        def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
-            horizon = None
-            if "horizon" in model_input.columns and len(model_input):
-                horizon = int(model_input["horizon"].iloc[0])
-            result = self.model.predict(model_input["unique_id"].astype(str).unique(), horizon)
-            result["ds"] = pd.to_datetime(result["ds"])
-            return result
-
-    return ChampionPyfunc(champion)

@@ -9,6 +9,7 @@ panel, and every node that receives it returns, for each output,
   leaderboard from their :mod:`.tables` docs, the feature table from the feature function
   itself), so readers such as the dashboard find a table that says "nothing yet";
 * a chart that says why there is no forecast, and a champion record without a model;
+* no metrics for the MLflow run, and its copies of the tables and chart as above;
 * :data:`NO_PANEL` for in-memory hand-overs.
 
 Nodes whose inputs are real (the feature table's data tests) run as usual.
@@ -34,6 +35,14 @@ PANEL_NODE = "prepare_forecasting_panel"
 FEATURES = "gold.volume_forecasting_features"
 CHART = "forecasting.forecast_chart"
 CHAMPION_INFO = "forecasting.champion_model_info"
+RUN_METRICS = "forecasting.run_metrics"
+# The MLflow run's copies of tables and of the chart (kedro-mlflow artifact datasets).
+RUN_FILES = {
+    "forecasting.run_leaderboard_csv": "ml.forecast_backtest_metrics",
+    "forecasting.run_forecasts_csv": "ml.volume_forecasts",
+    "forecasting.run_chart_html": CHART,
+    "forecasting.run_chart_json": CHART,
+}
 REASON = "no 311 data: ml.daily_volume_panel is empty, so there is nothing to forecast"
 _ARROW_TYPES = {
     "string": pa.string(),
@@ -116,7 +125,9 @@ def note_chart() -> go.Figure:
 def _absent_output(name: str, params: Mapping[str, Any]) -> Any:
     from nyc_lakehouse.pipelines.forecasting.tables import TABLES
 
-    table = name.split("@", 1)[0]
+    table = RUN_FILES.get(name, name.split("@", 1)[0])
+    if table == RUN_METRICS:
+        return {}  # no metric to log
     if table == FEATURES:
         return empty_features(params)
     if table in TABLES:

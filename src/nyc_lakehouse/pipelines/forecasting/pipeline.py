@@ -2,7 +2,8 @@
 
 panel (from gold) -> gold.volume_forecasting_features (+ its data tests) -> backtest ->
 metrics -> champions -> leaderboard; champions refitted on the panel and the features ->
-forecasts; chart; MLflow run with the registered champion; ml.volume_forecasts scored from the registry.
+forecasts; chart; MLflow run (metrics and files through kedro-mlflow datasets) with the
+registered champion; ml.volume_forecasts scored from the registry.
 """
 
 from kedro.pipeline import Node, Pipeline, node
@@ -104,15 +105,27 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 "forecasting.forecast_chart",
                 name="plot_forecasts",
             ),
+            # The run's metrics and files go through kedro-mlflow's catalog datasets; the model
+            # is logged and registered by hand (registry.register_champion says why).
             node(
-                registry.register_champion,
+                registry.mlflow_run_record,
                 [
                     "ml.forecast_backtest_metrics",
                     "forecasting.fitted_forecasts",
                     "forecasting.forecast_chart",
-                    "forecasting.champion_model",
-                    "params:forecasting",
                 ],
+                [
+                    "forecasting.run_metrics",
+                    "forecasting.run_leaderboard_csv",
+                    "forecasting.run_forecasts_csv",
+                    "forecasting.run_chart_html",
+                    "forecasting.run_chart_json",
+                ],
+                name="record_mlflow_run",
+            ),
+            node(
+                registry.register_champion,
+                ["forecasting.champion_model", "params:forecasting"],
                 "forecasting.champion_model_info",
                 name="register_champion",
             ),

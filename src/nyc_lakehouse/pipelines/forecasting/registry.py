@@ -16,7 +16,9 @@ this project installed:
   and metadata (the series the model forecasts, horizon, interval levels).
 
 The model is registered as ``forecasting.mlflow.registered_model_name`` with the alias
-``forecasting.mlflow.alias``. ``score_volume_forecasts`` then writes ``ml.volume_forecasts``
+``forecasting.mlflow.alias``. The run's metrics and files are not logged here:
+:func:`mlflow_run_record` returns them to kedro-mlflow's catalog datasets, which log them in the
+same run. ``score_volume_forecasts`` then writes ``ml.volume_forecasts``
 from the registered model (``models:/<name>@<alias>``), as any other consumer would read it.
 """
 
@@ -212,16 +214,9 @@ def _metric_name(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in str(text))
 
 
-def _log_run_summary(
-    leaderboard: pd.DataFrame,
-    forecasts: pd.DataFrame,
-    chart: go.Figure,
-    champion_model: ChampionForecaster,
-    params: Mapping[str, Any],
-) -> None:
-    """Every model's all-series metrics, tags, and leaderboard / forecasts / chart artifacts."""
-    import mlflow
-
+def backtest_run_metrics(leaderboard: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Every model's all-series metrics (``<model>.<metric>``) and the champion's series count,
+    in the form kedro-mlflow's ``MlflowMetricsHistoryDataset`` logs (one value at step 0)."""
     overall = leaderboard[leaderboard["unique_id"] == bt.ALL_SERIES]
     metric_columns = [
         c
@@ -238,20 +233,20 @@ def _log_run_summary(
         leaderboard["is_champion"] & (leaderboard["unique_id"] != bt.ALL_SERIES)
     ]
     values["champion.series_count"] = float(len(champions))
-    mlflow.log_metrics(values)
-    mlflow.set_tags(
-        {
-            "champion_models": ",".join(sorted(set(champion_model.champions.values()))),
-            "horizon": str(params["horizon"]),
-        }
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        leaderboard.to_csv(folder / "forecast_backtest_metrics.csv", index=False)
-        forecasts.to_csv(folder / "volume_forecasts.csv", index=False)
-        chart.write_html(folder / "forecast_chart.html", include_plotlyjs="cdn")
-        chart.write_json(folder / "forecast_chart.json")
-        mlflow.log_artifacts(str(folder))
+    return {key: {"value": value, "step": 0} for key, value in values.items()}
+
+
+def mlflow_run_record(
+    leaderboard: pd.DataFrame, forecasts: pd.DataFrame, chart: go.Figure
+) -> tuple[dict[str, dict[str, float]], pd.DataFrame, pd.DataFrame, go.Figure, go.Figure]:
+    """What the MLflow run records besides the model: the backtest metrics, and the leaderboard,
+    the fitted forecasts and the chart (HTML and JSON) as files.
+
+    Node outputs, not MLflow calls: the catalog's kedro-mlflow datasets log them in the run
+    kedro-mlflow opened for the pipeline (``conf/base/catalog_ml.yml``), the run that
+    :func:`register_champion` logs the model in.
+    """
+    return backtest_run_metrics(leaderboard), leaderboard, forecasts, chart, chart
 
 
 @contextlib.contextmanager
@@ -315,19 +310,17 @@ def log_champion_model(
 
 
 def register_champion(
-    leaderboard: pd.DataFrame,
-    forecasts: pd.DataFrame,
-    chart: go.Figure,
-    champion_model: ChampionForecaster,
-    params: Mapping[str, Any],
+    champion_model: ChampionForecaster, params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Log the run to MLflow and register the champion model with its alias.
+    """Log the champion model in the active MLflow run and register it with its alias.
 
-    kedro-mlflow opens the run (and logs the parameters) for tracked pipelines; if no run is
-    active (tracking disabled, or a plain Python call), this node opens one itself. Logs every
-    model's all-series metrics (``<model>.<metric>``), the leaderboard, the fitted forecasts and
-    the chart as artifacts, and the champion (:func:`log_champion_model`) registered as
-    ``mlflow.registered_model_name`` with alias ``mlflow.alias``. Returns where everything went
+    kedro-mlflow opens the run (and logs the parameters, the metrics and the artifacts of
+    :func:`mlflow_run_record`) for tracked pipelines; if no run is active (kedro-mlflow's
+    tracking disabled for the pipeline, or a plain Python call), this node opens one itself.
+    Hand-written rather than a kedro-mlflow model dataset: those log a model from a catalog
+    entry, but cannot set a registry alias, nor ship computed code paths and pinned
+    requirements (:func:`log_champion_model`). Tags (champion models, horizon) are set here too:
+    kedro-mlflow has no dataset for tags. Returns where everything went
     (``forecasting.champion_model_info``).
     """
     import mlflow
@@ -335,7 +328,7 @@ def register_champion(
 
     config = params.get("mlflow", {}) or {}
     if not config.get("enabled", True):
-        logger.info("MLflow logging disabled (forecasting.mlflow.enabled: false)")
+        logger.info("MLflow model logging disabled (forecasting.mlflow.enabled: false)")
         return {"logged": False}
     own_run = mlflow.active_run() is None
     if own_run:
@@ -345,7 +338,12 @@ def register_champion(
         mlflow.start_run(run_name="forecasting")
     try:
         run = mlflow.active_run()
-        _log_run_summary(leaderboard, forecasts, chart, champion_model, params)
+        mlflow.set_tags(
+            {
+                "champion_models": ",".join(sorted(set(champion_model.champions.values()))),
+                "horizon": str(params["horizon"]),
+            }
+        )
         registered_name = (
             config.get("registered_model_name") if config.get("register", True) else None
         )
