@@ -117,7 +117,8 @@ def test_the_benchmark_runs_every_stage_and_writes_its_tables(tmp_path):
     assert daily["seconds"] == pytest.approx(sum(daily["pipelines_seconds"].values()), abs=0.01)
     assert daily["gold_build_mode"] == "incremental"
     assert 0 < daily["gold_months_rebuilt"] < daily["silver_months"]
-    assert "| silver rows | daily run s |" in (results_dir / "latest.md").read_text()
+    assert list(daily["pipelines_cpu_seconds"]) == list(daily["pipelines_seconds"])
+    assert "| silver rows | daily run s (CPU) |" in (results_dir / "latest.md").read_text()
     # disk used per layer: after its stage, and every layer's after the daily run
     assert all(stages[layer]["disk_mb"] > 0 for layer in ("landing", "bronze", "silver", "gold"))
     assert set(daily["disk_mb"]) == {"landing", "bronze", "silver", "gold"}

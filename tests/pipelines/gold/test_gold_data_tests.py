@@ -39,6 +39,7 @@ def gold_tables(silver_311, silver_911, gold_params):
             fact, dims["dim_complaint_type"], dims["dim_location"]
         ),
         "silver_311_fingerprint": nodes.build_silver_311_fingerprint(plan),
+        "silver_311_month_members": nodes.month_members(silver_311),
         "fact_911_weekly": fact_911,
         "agg_911_monthly_agency": nodes.build_agg_911_monthly_agency(fact_911),
         "kpi_911_overview": nodes.build_kpi_911_overview(fact_911, gold_params["nyc911"]),

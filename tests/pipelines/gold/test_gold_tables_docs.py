@@ -13,7 +13,7 @@ CONTRACT_TABLES = {
     "dim_date", "dim_agency", "dim_complaint_type", "dim_location", "fact_311",
     "agg_daily_summary", "agg_monthly_summary", "agg_agency_metrics", "agg_complaint_type_metrics",
     "agg_location_metrics", "fact_911_weekly", "agg_911_monthly_agency", "kpi_911_overview",
-    "silver_311_fingerprint", "agg_daily_type_borough", "seasonal_trends", "covid_impact_analysis", "holiday_pattern_analysis", "borough_hotspots",
+    "silver_311_fingerprint", "silver_311_month_members", "agg_daily_type_borough", "seasonal_trends", "covid_impact_analysis", "holiday_pattern_analysis", "borough_hotspots",
     "volume_forecasting_features",
 }  # fmt: skip
 

@@ -24,10 +24,13 @@ from nyc_lakehouse.datasets.published_gold import (
     _table,
     published_versions,
 )
-from nyc_lakehouse.delta import writes
+from nyc_lakehouse.delta import log, writes
 from nyc_lakehouse.pipelines.gold.incremental import (
     FINGERPRINT_TABLE,
+    MONTH_COLUMN,
     MONTHLY_311_TABLES,
+    SILVER_311_TABLE,
+    SILVER_VERSION,
     MonthsRewrite,
     PiecewiseOverwrite,
 )
@@ -90,7 +93,8 @@ class MonthlyGoldDeltaTableDataset(PublishedDeltaTableDataset):
 
 
 class GoldBuildStateDataset(AbstractDataset[None, dict]):
-    """Read-only: ``{"fingerprint": rows | None, "unpublished": [tables], "publication_id"}``.
+    """Read-only: ``{"fingerprint": rows | None, "unpublished": [tables], "publication_id",
+    "silver_version", "silver_changed_months"}``.
 
     ``fingerprint`` is ``gold.silver_311_fingerprint`` at the latest publication's version
     (``None`` before one lists it); ``unpublished`` names each table the build grows month by
@@ -98,6 +102,11 @@ class GoldBuildStateDataset(AbstractDataset[None, dict]):
     the published one: a later run wrote it and did not publish. (The other gold tables are
     rewritten whole every run, so their unpublished versions do not matter; they may even be
     this run's, saved before this dataset is loaded.)
+
+    ``silver_version`` is silver 311's current Delta version (``None`` where this process cannot
+    read it); ``silver_changed_months`` the creation months whose files silver's commits since
+    the version the published fingerprint describes added or removed (:mod:`nyc_lakehouse.delta.
+    log`), or ``None`` when the log cannot tell: the plan then takes the whole fingerprint.
     """
 
     def __init__(
@@ -105,6 +114,7 @@ class GoldBuildStateDataset(AbstractDataset[None, dict]):
         root: str | None = None,
         table: str = f"gold.{FINGERPRINT_TABLE}",
         publications: str = PUBLICATIONS_TABLE,
+        silver: str = SILVER_311_TABLE,
         storage_options: dict[str, Any] | None = None,
         credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -112,6 +122,7 @@ class GoldBuildStateDataset(AbstractDataset[None, dict]):
         self._root = root
         self._name = table
         self._publications = publications
+        self._silver = silver
         self._storage_options = {
             str(k): str(v) for k, v in {**(storage_options or {}), **(credentials or {})}.items()
         }
@@ -137,11 +148,32 @@ class GoldBuildStateDataset(AbstractDataset[None, dict]):
         if self._name in versions and self._name not in unpublished:
             state = _table(self._name, self._root, self._storage_options)
             fingerprint = [row.asDict() for row in state.read(versions[self._name]).collect()]
+        silver_version, changed_months = self._silver_changes(fingerprint)
         return {
             "fingerprint": fingerprint,
             "unpublished": unpublished,
             "publication_id": published["publication_id"],
+            "silver_version": silver_version,
+            "silver_changed_months": changed_months,
         }
+
+    def _silver_changes(
+        self, fingerprint: list[dict[str, Any]] | None
+    ) -> tuple[int | None, list[str | None] | None]:
+        silver = _table(self._silver, self._root, self._storage_options)
+        if not silver.delta_rs_reachable or not silver.exists():
+            return None, None
+        # Read before the plan scans silver: a commit landing in between is scanned now and
+        # again by the next run (its months are listed twice), never missed.
+        version = silver.version()
+        built_from = {row.get(SILVER_VERSION) for row in fingerprint or []}
+        if len(built_from) != 1 or None in built_from:
+            return version, None
+        (since,) = built_from
+        changed = log.changed_partitions(silver, MONTH_COLUMN, int(since), version)
+        if changed is None:
+            return version, None
+        return version, sorted(changed, key=lambda m: m or "")
 
     def save(self, data: dict) -> None:
         raise DatasetError(f"{type(self).__name__} is read-only")

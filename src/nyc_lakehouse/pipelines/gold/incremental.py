@@ -1,12 +1,19 @@
 """Gold that grows by the day: a run recomputes only the creation months silver changed.
 
-Every 311 gold table but the dimensions has a month in its grain (``fact_311`` and the
-aggregates by ``created_month``, ``agg_daily_summary`` by the month of ``date``), and each
-month's rows depend on silver's rows of that month alone. So a daily run:
+Every 311 gold table but the dimensions has a month in its grain (``fact_311``, the
+aggregates and ``silver_311_month_members`` by ``created_month``, ``agg_daily_summary`` by the
+month of ``date``), and each month's rows depend on silver's rows of that month alone. The
+agency, complaint type and location dimensions are summed from ``silver_311_month_members``
+(each month's members and their counts), so they too follow from the rebuilt months. So a
+daily run:
 
 1. takes silver's **fingerprint**, one row per ``created_month``: row count, an XOR of the
    request keys' hashes, the latest ``_silver_updated_at`` (silver stamps every row it writes
-   with its run), first and last creation day (:func:`silver_fingerprint`, one narrow scan);
+   with its run), first and last creation day (:func:`silver_fingerprint`, one narrow scan).
+   Only the months whose files silver's commits since the published fingerprint's silver
+   version added or removed are scanned (read from silver's Delta log,
+   :mod:`nyc_lakehouse.delta.log`); the others keep their published rows. Where the log cannot
+   tell (a commit file cleaned up, a metadata change, a remote table), every month is scanned;
 2. compares it with the fingerprint the **published** gold was built from
    (``gold.silver_311_fingerprint``, published with the other gold tables, so it always
    describes the published set): a month whose fingerprint differs, or that appears or
@@ -45,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 STAMP_COLUMN = "_silver_updated_at"
 MONTH_COLUMN = "created_month"
+SILVER_311_TABLE = "silver.nyc311_service_requests"
+# The fingerprint table's column holding the silver Delta version it describes.
+SILVER_VERSION = "silver_version"
 # Bump when a change to the gold 311 code changes what existing months would hold: the next
 # run then rebuilds every month (parameters and columns are part of the definition already).
 DEFINITION_VERSION = 1
@@ -57,6 +67,7 @@ MONTHLY_311_TABLES = (
     "agg_complaint_type_metrics",
     "agg_location_metrics",
     "agg_daily_type_borough",
+    "silver_311_month_members",
 )
 FINGERPRINT_FIELDS = ("rows", "key_checksum", "last_silver_stamp")
 # A full build writes ``fact_311`` this many silver rows at a time (whole months, at least one
@@ -193,6 +204,29 @@ def definition_of(sla: Mapping[str, Any], outlier_hours: float, calendar: Mappin
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def valid_closed_day() -> Column:
+    """Day of a closed date the silver flags accept (null otherwise)."""
+    valid = (
+        F.col("closed_date").isNotNull()
+        & ~F.coalesce(F.col("has_invalid_closed_date"), F.lit(False))
+        & ~F.coalesce(F.col("has_future_closed_date"), F.lit(False))
+    )
+    return F.when(valid, F.to_date(F.col("closed_date")))
+
+
+def last_day() -> Column:
+    """A row's last day for the calendar: its creation day or its valid closed day."""
+    return F.greatest(F.col("created_date_only"), valid_closed_day())
+
+
+def silver_days(silver_311: DataFrame) -> tuple[date | None, date | None]:
+    """First creation day and last :func:`last_day` of ``silver_311`` (one narrow scan)."""
+    row = silver_311.select(
+        F.min("created_date_only").alias("first"), F.max(last_day()).alias("last")
+    ).collect()[0]
+    return row["first"], row["last"]
+
+
 def silver_fingerprint(silver_311: DataFrame) -> list[dict[str, Any]]:
     """One dict per silver ``created_month`` (see the module docstring), sorted by month."""
     rows = (
@@ -204,10 +238,46 @@ def silver_fingerprint(silver_311: DataFrame) -> list[dict[str, Any]]:
             F.max(F.col(STAMP_COLUMN).cast("long")).alias("last_silver_stamp"),
             F.min("created_date_only").alias("first_created_date"),
             F.max("created_date_only").alias("last_created_date"),
+            F.max(last_day()).alias("last_day"),
         )
         .collect()
     )
     return sorted((row.asDict() for row in rows), key=lambda r: r[MONTH_COLUMN] or "")
+
+
+FINGERPRINT_COLUMNS = (
+    MONTH_COLUMN,
+    *FINGERPRINT_FIELDS,
+    "first_created_date",
+    "last_created_date",
+    "last_day",
+)
+
+
+def updated_fingerprint(
+    silver_311: DataFrame,
+    published: Sequence[Mapping[str, Any]],
+    changed_months: Sequence[str | None] | None,
+) -> list[dict[str, Any]]:
+    """Silver's fingerprint from the ``published`` one: the ``changed_months`` scanned again
+    (silver is partitioned by month, so only their files are read), every other month as
+    published. ``None`` for ``changed_months``: nothing is known, every month is scanned."""
+    complete = all(column in row for row in published for column in FINGERPRINT_COLUMNS)
+    if changed_months is None or not complete:
+        return silver_fingerprint(silver_311)
+    changed = set(changed_months)
+    kept = [
+        {column: row[column] for column in FINGERPRINT_COLUMNS}
+        for row in published
+        if row[MONTH_COLUMN] not in changed
+    ]
+    fresh = silver_fingerprint(silver_311.filter(month_condition(list(changed)))) if changed else []
+    logger.info(
+        "Gold 311: silver fingerprint of %d changed month(s) scanned, %d kept",
+        len(changed),
+        len(kept),
+    )
+    return sorted([*kept, *fresh], key=lambda r: r[MONTH_COLUMN] or "")
 
 
 def _by_month(fingerprint: Iterable[Mapping[str, Any]]) -> dict[str | None, tuple]:
@@ -217,6 +287,12 @@ def _by_month(fingerprint: Iterable[Mapping[str, Any]]) -> dict[str | None, tupl
 def _day_span(fingerprint: Sequence[Mapping[str, Any]]) -> tuple[date | None, date | None]:
     firsts = [r["first_created_date"] for r in fingerprint if r["first_created_date"]]
     lasts = [r["last_created_date"] for r in fingerprint if r["last_created_date"]]
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
+def _calendar_span(fingerprint: Sequence[Mapping[str, Any]]) -> tuple[date | None, date | None]:
+    firsts = [r["first_created_date"] for r in fingerprint if r["first_created_date"]]
+    lasts = [r["last_day"] for r in fingerprint if r["last_day"]]
     return (min(firsts) if firsts else None, max(lasts) if lasts else None)
 
 
@@ -255,15 +331,25 @@ def plan_311_build(
     """
     definition = definition_of(sla, outlier_hours, calendar)
     has_stamp = STAMP_COLUMN in silver_311.columns
-    fingerprint = silver_fingerprint(silver_311) if has_stamp else []
+    reason = _full_reason(state, definition, bool(full_refresh), has_stamp)
+    if not has_stamp:
+        fingerprint: list[dict[str, Any]] = []
+    elif reason is None and state is not None:
+        fingerprint = updated_fingerprint(
+            silver_311, state["fingerprint"], state.get("silver_changed_months")
+        )
+    else:
+        fingerprint = silver_fingerprint(silver_311)
     first_day, last_day = _day_span(fingerprint)
     plan: dict[str, Any] = {
         "definition": definition,
         "fingerprint": fingerprint,
         "first_day": first_day,
         "last_day": last_day,
+        # What dim_date must cover of 311 (its closed days too), from the fingerprint.
+        "calendar_days": _calendar_span(fingerprint) if has_stamp else silver_days(silver_311),
+        SILVER_VERSION: (state or {}).get(SILVER_VERSION),
     }
-    reason = _full_reason(state, definition, bool(full_refresh), has_stamp)
     if reason is not None:
         logger.info("Gold 311: full rebuild (%s)", reason)
         return {**plan, "mode": "full", "reason": reason, "months": [], "daily_months": []}
@@ -375,7 +461,8 @@ def fingerprint_frame(plan: Mapping[str, Any]) -> DataFrame:
     schema = (
         "created_month string, rows bigint, key_checksum bigint, "
         "last_silver_stamp bigint, first_created_date date, last_created_date date, "
-        "definition string, build_mode string, months_rebuilt bigint"
+        "last_day date, "
+        "definition string, build_mode string, months_rebuilt bigint, silver_version bigint"
     )
     rebuilt = len(plan["fingerprint"]) if plan["mode"] == "full" else len(plan["months"])
     rows = [
@@ -386,9 +473,11 @@ def fingerprint_frame(plan: Mapping[str, Any]) -> DataFrame:
             r["last_silver_stamp"],
             r["first_created_date"],
             r["last_created_date"],
+            r["last_day"],
             plan["definition"],
             plan["mode"],
             rebuilt,
+            plan.get(SILVER_VERSION),
         )
         for r in plan["fingerprint"]
     ]

@@ -118,14 +118,8 @@ def _borough() -> Column:
     return F.coalesce(F.col("borough"), F.lit(UNSPECIFIED_BOROUGH))
 
 
-def _valid_closed_day() -> Column:
-    """Day of a closed date the silver flags accept (null otherwise)."""
-    valid = (
-        F.col("closed_date").isNotNull()
-        & ~F.coalesce(F.col("has_invalid_closed_date"), F.lit(False))
-        & ~F.coalesce(F.col("has_future_closed_date"), F.lit(False))
-    )
-    return F.when(valid, F.to_date(F.col("closed_date")))
+# The day of a closed date the silver flags accept (null otherwise).
+_valid_closed_day = incremental.valid_closed_day
 
 
 def safe_divide(numerator: Column, denominator: Column) -> Column:
@@ -225,7 +219,24 @@ def build_dim_date(
     other. ``calendar`` is parameters ``gold.calendar`` (also ``covid_periods`` and
     ``holiday_subdivision``).
     """
-    bounds = _calendar_bounds(silver_311, silver_911, calendar)
+    require_columns(silver_311, SILVER_311_COLUMNS, "silver.nyc311_service_requests")
+    return _dim_date(incremental.silver_days(silver_311), calendar, silver_911)
+
+
+def dim_date_of_plan(
+    plan: Mapping[str, Any], calendar: Mapping[str, Any], silver_911: DataFrame | None = None
+) -> DataFrame:
+    """:func:`build_dim_date` with silver 311's days from the plan's fingerprint
+    (:func:`incremental.plan_311_build`): a daily run does not scan silver for them."""
+    return _dim_date(tuple(plan["calendar_days"]), calendar, silver_911)
+
+
+def _dim_date(
+    days_311: tuple[date | None, date | None],
+    calendar: Mapping[str, Any],
+    silver_911: DataFrame | None,
+) -> DataFrame:
+    bounds = _calendar_bounds(days_311, silver_911, calendar)
     if bounds is None:
         logger.warning(
             "gold.dim_date: no 311 or 911 rows in silver and no gold.calendar.start/end: the "
@@ -244,7 +255,9 @@ def build_dim_date(
 
 
 def _calendar_bounds(
-    silver_311: DataFrame | None, silver_911: DataFrame | None, calendar: Mapping[str, Any]
+    days_311: tuple[date | None, date | None],
+    silver_911: DataFrame | None,
+    calendar: Mapping[str, Any],
 ) -> tuple[date, date] | None:
     """First and last day the calendar must cover, or None when nothing asks for a day."""
     days: list[date] = [
@@ -252,13 +265,7 @@ def _calendar_bounds(
         for key in ("start", "end")
         if calendar.get(key) is not None
     ]
-    if silver_311 is not None:
-        require_columns(silver_311, SILVER_311_COLUMNS, "silver.nyc311_service_requests")
-        row = silver_311.select(
-            F.min("created_date_only").alias("first"),
-            F.max(F.greatest(F.col("created_date_only"), _valid_closed_day())).alias("last"),
-        ).collect()[0]
-        days += [d for d in (row["first"], row["last"]) if d is not None]
+    days += [d for d in days_311 if d is not None]
     if silver_911 is not None:
         require_columns(silver_911, ("week_start_date",), "silver.nyc911_e2e_weekly")
         row = silver_911.select(
@@ -274,11 +281,18 @@ def build_dim_agency(silver_311: DataFrame) -> DataFrame:
 
     Ties go to the alphabetically last name, so reruns on the same data give the same row.
     """
-    require_columns(silver_311, ("agency", "agency_name"), "silver.nyc311_service_requests")
+    return dim_agency_of_members(month_members(silver_311))
+
+
+def dim_agency_of_members(members: DataFrame) -> DataFrame:
+    """``dim_agency`` from ``gold.silver_311_month_members`` (:func:`build_dim_agency`)."""
     counted = (
-        silver_311.select(_agency().alias("agency"), F.col("agency_name"))
+        members.where(F.col("member") == "agency")
+        # the same expression as the members': no-op on their values, and the key keeps
+        # its non-null type (a union's columns are nullable; Sail rejects mixing the two)
+        .select(_agency().alias("agency"), "agency_name", "rows")
         .groupBy("agency", "agency_name")
-        .agg(F.count(F.lit(1)).alias("n"))
+        .agg(F.sum("rows").alias("n"))
     )
     return (
         counted.groupBy("agency")
@@ -290,6 +304,104 @@ def build_dim_agency(silver_311: DataFrame) -> DataFrame:
         .withColumn("agency_key", surrogate_key("agency"))
         .select(*columns_of("dim_agency"))
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Dimension members by month: what the agency, complaint type and location dimensions are
+# aggregated from, so that a daily run recounts only the months silver changed.
+# --------------------------------------------------------------------------------------------
+
+MEMBERS_TABLE = "silver_311_month_members"
+_MEMBER_KEYS = {
+    "agency": ("agency", "agency_name"),
+    "complaint_type": ("complaint_type", "complaint_category"),
+    "location": ("borough", "incident_zip", "community_board"),
+}
+# Coordinates are summed as decimals: a decimal sum is exact, so the centroid does not depend
+# on the order in which months (or rows) are added up, and a daily build equals a full one.
+_COORDINATE_SUM = "decimal(38,12)"
+
+
+def month_members(silver_311: DataFrame) -> DataFrame:
+    """``gold.silver_311_month_members`` of ``silver_311``: per creation month, one row per
+    agency x name, complaint type x category and location seen, with its request count (and,
+    for a location, the sums and counts of its valid coordinates)."""
+    require_columns(
+        silver_311,
+        (
+            "created_month",
+            "agency",
+            "agency_name",
+            "complaint_type",
+            "complaint_category",
+            "borough",
+            "incident_zip",
+            "community_board",
+            "latitude",
+            "longitude",
+            "has_valid_location",
+        ),
+        "silver.nyc311_service_requests",
+    )
+    valid = F.coalesce(F.col("has_valid_location"), F.lit(False))
+    base = silver_311.select(
+        "created_month",
+        _agency().alias("agency"),
+        "agency_name",
+        _complaint_type().alias("complaint_type"),
+        "complaint_category",
+        _borough().alias("borough"),
+        "incident_zip",
+        "community_board",
+        F.when(valid, F.col("latitude")).alias("latitude"),
+        F.when(valid, F.col("longitude")).alias("longitude"),
+    )
+    located = [F.sum(F.col(axis).cast(_COORDINATE_SUM)).alias(f"{axis}_sum") for axis in _AXES] + [
+        F.count(axis).alias(f"{axis}_count") for axis in _AXES
+    ]
+    parts = []
+    for member, keys in _MEMBER_KEYS.items():
+        aggregates = [F.count(F.lit(1)).alias("rows")]
+        if member == "location":
+            aggregates += located
+        part = base.groupBy("created_month", *keys).agg(*aggregates)
+        parts.append(part.withColumn("member", F.lit(member)))
+    columns = columns_of(MEMBERS_TABLE)
+    types = dict(_MEMBER_TYPES)
+    return _union(
+        [
+            part.select(
+                *(
+                    F.col(c)
+                    if c in part.columns
+                    else F.lit(None).cast(types.get(c, "string")).alias(c)
+                    for c in columns
+                )
+            )
+            for part in parts
+        ]
+    )
+
+
+_AXES = ("latitude", "longitude")
+_MEMBER_TYPES = {
+    **{f"{axis}_sum": _COORDINATE_SUM for axis in _AXES},
+    **{f"{axis}_count": "bigint" for axis in _AXES},
+}
+
+
+def _union(frames: list[DataFrame]) -> DataFrame:
+    union = frames[0]
+    for frame in frames[1:]:
+        union = union.unionByName(frame)
+    return union
+
+
+def build_silver_311_month_members(
+    silver_311: DataFrame, plan: Mapping[str, Any] | None = None
+) -> DataFrame | MonthsRewrite | PiecewiseOverwrite:
+    """``gold.silver_311_month_members`` for the months ``plan`` rebuilds (all on a full build)."""
+    return incremental.by_pieces(plan, silver_311, month_members)
 
 
 def sla_target_hours(sla: Mapping[str, Any]) -> Column:
@@ -307,13 +419,17 @@ def sla_target_hours(sla: Mapping[str, Any]) -> Column:
 
 def build_dim_complaint_type(silver_311: DataFrame, sla: Mapping[str, Any]) -> DataFrame:
     """One row per canonical complaint type with its category and SLA target."""
-    require_columns(
-        silver_311, ("complaint_type", "complaint_category"), "silver.nyc311_service_requests"
-    )
+    return dim_complaint_type_of_members(month_members(silver_311), sla)
+
+
+def dim_complaint_type_of_members(members: DataFrame, sla: Mapping[str, Any]) -> DataFrame:
+    """``dim_complaint_type`` from ``gold.silver_311_month_members``: the category is the
+    type's most frequent one (ties to the alphabetically last)."""
     counted = (
-        silver_311.select(_complaint_type().alias("complaint_type"), "complaint_category")
+        members.where(F.col("member") == "complaint_type")
+        .select(_complaint_type().alias("complaint_type"), "complaint_category", "rows")
         .groupBy("complaint_type", "complaint_category")
-        .agg(F.count(F.lit(1)).alias("n"))
+        .agg(F.sum("rows").alias("n"))
     )
     return (
         counted.groupBy("complaint_type")
@@ -331,27 +447,30 @@ def build_dim_complaint_type(silver_311: DataFrame, sla: Mapping[str, Any]) -> D
 
 def build_dim_location(silver_311: DataFrame) -> DataFrame:
     """One row per borough x ZIP x community board; centroid from the valid coordinates."""
-    require_columns(
-        silver_311,
-        (
-            "borough",
-            "incident_zip",
-            "community_board",
-            "latitude",
-            "longitude",
-            "has_valid_location",
-        ),
-        "silver.nyc311_service_requests",
+    return dim_location_of_members(month_members(silver_311))
+
+
+def dim_location_of_members(members: DataFrame) -> DataFrame:
+    """``dim_location`` from ``gold.silver_311_month_members``: the centroid is the mean of the
+    location's valid coordinates over every month."""
+    keys = _MEMBER_KEYS["location"]
+    sums = [F.sum(f"{axis}_sum").cast("double").alias(f"{axis}_sum") for axis in _AXES]
+    counts = [F.sum(f"{axis}_count").alias(f"{axis}_count") for axis in _AXES]
+    located = (
+        members.where(F.col("member") == "location")
+        .withColumn("borough", _borough())
+        .groupBy(*keys)
+        .agg(*sums, *counts)
     )
-    valid = F.coalesce(F.col("has_valid_location"), F.lit(False))
     return (
-        silver_311.withColumn("borough", _borough())
-        .groupBy("borough", "incident_zip", "community_board")
-        .agg(
-            F.avg(F.when(valid, F.col("latitude"))).alias("centroid_latitude"),
-            F.avg(F.when(valid, F.col("longitude"))).alias("centroid_longitude"),
+        located.select(
+            *keys,
+            *(
+                safe_divide(F.col(f"{axis}_sum"), F.col(f"{axis}_count")).alias(f"centroid_{axis}")
+                for axis in _AXES
+            ),
         )
-        .withColumn("location_key", surrogate_key("borough", "incident_zip", "community_board"))
+        .withColumn("location_key", surrogate_key(*keys))
         .select(*columns_of("dim_location"))
     )
 

@@ -16,32 +16,53 @@ SILVER_911 = "silver.nyc911_e2e_weekly"
 def create_pipeline(**kwargs: object) -> Pipeline:
     star_schema = [
         node(
-            nodes.build_dim_date,
-            # Both sources: a lakehouse with only one still gets its calendar.
-            [SILVER_311, "params:gold.calendar", SILVER_911],
+            nodes.dim_date_of_plan,
+            # Both sources: a lakehouse with only one still gets its calendar. 311's days come
+            # from the plan's silver fingerprint.
+            ["gold_311_plan", "params:gold.calendar", SILVER_911],
             "gold.dim_date",
             name="build_dim_date",
         ),
-        node(nodes.build_dim_agency, SILVER_311, "gold.dim_agency", name="build_dim_agency"),
+        # Each month's dimension members (rebuilt for the plan's months only), then the
+        # dimensions summed from them: a daily run does not read all of silver for them.
         node(
-            nodes.build_dim_complaint_type,
-            [SILVER_311, "params:gold.sla"],
+            nodes.build_silver_311_month_members,
+            [SILVER_311, "gold_311_plan"],
+            "gold.silver_311_month_members",
+            name="build_silver_311_month_members",
+        ),
+        node(
+            nodes.dim_agency_of_members,
+            "gold.silver_311_month_members",
+            "gold.dim_agency",
+            name="build_dim_agency",
+        ),
+        node(
+            nodes.dim_complaint_type_of_members,
+            ["gold.silver_311_month_members", "params:gold.sla"],
             "gold.dim_complaint_type",
             name="build_dim_complaint_type",
         ),
-        node(nodes.build_dim_location, SILVER_311, "gold.dim_location", name="build_dim_location"),
+        node(
+            nodes.dim_location_of_members,
+            "gold.silver_311_month_members",
+            "gold.dim_location",
+            name="build_dim_location",
+        ),
         # Which creation months silver changed since the published gold was built
         # (pipelines/gold/incremental.py): the fact and the 311 aggregates rebuild those only.
         node(
             nodes.plan_gold_311,
-            [
-                SILVER_311,
-                "gold_build_state",
-                "params:gold.sla",
-                "params:gold.response_time_outlier_hours",
-                "params:gold.calendar",
-                "params:gold.full_refresh",
-            ],
+            # The state first: it reads silver's version before silver's scan is set up, so a
+            # silver commit landing meanwhile is rescanned by the next run, never missed.
+            {
+                "state": "gold_build_state",
+                "silver_311": SILVER_311,
+                "sla": "params:gold.sla",
+                "outlier_hours": "params:gold.response_time_outlier_hours",
+                "calendar": "params:gold.calendar",
+                "full_refresh": "params:gold.full_refresh",
+            },
             "gold_311_plan",
             name="plan_gold_311",
         ),

@@ -493,11 +493,46 @@ _register(
             "last_silver_stamp": "Latest _silver_updated_at of the month (epoch seconds): changes when silver rewrites a row.",
             "first_created_date": "First creation day of the month.",
             "last_created_date": "Last creation day of the month.",
+            "last_day": "Last creation or valid closed day of the month's requests: how far dim_date must reach.",
             "definition": "Hash of the gold 311 definition (parameters, columns, code version); a change rebuilds every month.",
             "build_mode": "full or incremental: how the run that wrote it built gold.",
             "months_rebuilt": "Months that run recomputed.",
+            "silver_version": "Delta version of silver.nyc311_service_requests the fingerprint describes: the next run rescans only the months silver's later commits touched.",
         },
         tests=(*_key_tests("silver_311_fingerprint", "created_month"),),
+    )
+)
+
+_register(
+    TableSpec(
+        name="silver_311_month_members",
+        pipeline="gold",
+        grain="One row per silver 311 creation month x dimension member seen in it: agency x agency name, complaint type x category, location (gold's incremental state: dim_agency, dim_complaint_type and dim_location are summed from it).",
+        write="overwrite, partitioned by created_month; a daily run replaces the months silver changed",
+        columns={
+            "member": "agency, complaint_type or location: which dimension the row counts for.",
+            "agency": "Agency code as in dim_agency (agency rows).",
+            "agency_name": "One agency name given for the code (agency rows).",
+            "complaint_type": "Complaint type as in dim_complaint_type (complaint_type rows).",
+            "complaint_category": "One category given for the type (complaint_type rows).",
+            "borough": "Borough as in dim_location (location rows).",
+            "incident_zip": "ZIP code (location rows).",
+            "community_board": "Community board (location rows).",
+            "rows": "Silver requests of the month with these values.",
+            "latitude_sum": "Sum of the valid latitudes (location rows; decimal, so sums are exact).",
+            "longitude_sum": "Sum of the valid longitudes (location rows).",
+            "latitude_count": "Valid latitudes summed (location rows).",
+            "longitude_count": "Valid longitudes summed (location rows).",
+            "created_month": "Creation month YYYY-MM of silver.nyc311_service_requests (the partition).",
+        },
+        tests=(
+            DataTest(
+                "silver_311_month_members__rows_positive",
+                "silver_311_month_members",
+                "expression",
+                expression="rows > 0",
+            ),
+        ),
     )
 )
 
