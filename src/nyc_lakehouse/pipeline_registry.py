@@ -10,7 +10,7 @@ from kedro.pipeline import Pipeline, node
 from nyc_lakehouse.lakehouse_sources import SOURCES
 from nyc_lakehouse.pipelines.bronze.pipeline import create_pipeline as create_bronze_pipeline
 from nyc_lakehouse.pipelines.forecasting.no_panel import skip_without_panel
-from nyc_lakehouse.pipelines.forecasting.pipeline import SCORING_TAG
+from nyc_lakehouse.pipelines.forecasting.pipeline import MLFLOW_RUN_RECORDS, SCORING_TAG
 from nyc_lakehouse.pipelines.ingestion.pipeline import create_pipeline as create_ingestion_pipeline
 from nyc_lakehouse.pipelines.monitoring.nodes import new_monitoring_run
 from nyc_lakehouse.pipelines.reporting.pipeline import create_pipeline as create_reporting_pipeline
@@ -74,9 +74,12 @@ def register_pipelines() -> dict[str, Pipeline]:
     if len(measured) == len(monitoring.nodes):  # no start node to reorder: keep it as it is
         pipelines["__default__"] = upstream + monitoring
         return pipelines
+    # The MLflow run's records are write-only (they log on save; an HTML page or a run's
+    # metrics outside their run cannot be loaded), so monitoring does not wait on them.
+    waited_for = sorted(upstream.outputs() - set(MLFLOW_RUN_RECORDS))
     start = node(
         start_monitoring_after,
-        inputs=["params:monitoring.as_of", *sorted(upstream.outputs())],
+        inputs=["params:monitoring.as_of", *waited_for],
         outputs="monitoring_run",
         name=MONITORING_START_NODE,
         tags=["monitoring"],

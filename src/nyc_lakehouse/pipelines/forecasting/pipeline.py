@@ -12,6 +12,14 @@ from nyc_lakehouse.pipelines.forecasting import nodes, quality, registry
 
 SCORING_TAG = "scoring"
 """Nodes that score from the registry; pipeline `forecast_scoring` runs them alone."""
+MLFLOW_RUN_RECORDS = (
+    "forecasting.run_metrics",
+    "forecasting.run_leaderboard_csv",
+    "forecasting.run_forecasts_csv",
+    "forecasting.run_chart_html",
+    "forecasting.run_chart_json",
+)
+"""What the MLflow run records through kedro-mlflow's datasets: written, never read back."""
 
 
 def feature_data_test_nodes() -> list[Node]:
@@ -114,13 +122,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "forecasting.fitted_forecasts",
                     "forecasting.forecast_chart",
                 ],
-                [
-                    "forecasting.run_metrics",
-                    "forecasting.run_leaderboard_csv",
-                    "forecasting.run_forecasts_csv",
-                    "forecasting.run_chart_html",
-                    "forecasting.run_chart_json",
-                ],
+                list(MLFLOW_RUN_RECORDS),
                 name="record_mlflow_run",
             ),
             node(
