@@ -50,7 +50,7 @@ LAYERS = ("landing", "bronze", "silver", "gold", "ml", "monitoring", "reporting"
 FLOAT_TOLERANCE = 0.01 + 1e-9  # one unit of gold's two-decimal rounding
 # Columns that record when a run wrote (each engine's run has its own clock), like the `_`
 # storage columns: equal data, different stamps.
-RUN_STAMPS = {"silver_311_fingerprint": {"last_silver_stamp"}}
+RUN_STAMPS = {"silver_311_fingerprint": {"last_silver_stamp", "silver_version"}}
 NEW_YORK = ZoneInfo("America/New_York")
 
 

@@ -317,9 +317,11 @@ _MEMBER_KEYS = {
     "complaint_type": ("complaint_type", "complaint_category"),
     "location": ("borough", "incident_zip", "community_board"),
 }
-# Coordinates are summed as decimals: a decimal sum is exact, so the centroid does not depend
-# on the order in which months (or rows) are added up, and a daily build equals a full one.
-_COORDINATE_SUM = "decimal(38,12)"
+# Coordinates are summed as whole units of 1e-7 degree (about 1 cm): an integer sum is exact,
+# so the centroid does not depend on the order in which months (or rows) are added up, and a
+# daily build equals a full one. (A decimal cast of a double rounds differently on Sail and on
+# JVM Spark; a double product truncated to an integer does not.)
+COORDINATE_UNITS_PER_DEGREE = 10_000_000
 
 
 def month_members(silver_311: DataFrame) -> DataFrame:
@@ -356,9 +358,10 @@ def month_members(silver_311: DataFrame) -> DataFrame:
         F.when(valid, F.col("latitude")).alias("latitude"),
         F.when(valid, F.col("longitude")).alias("longitude"),
     )
-    located = [F.sum(F.col(axis).cast(_COORDINATE_SUM)).alias(f"{axis}_sum") for axis in _AXES] + [
-        F.count(axis).alias(f"{axis}_count") for axis in _AXES
-    ]
+    units = F.lit(COORDINATE_UNITS_PER_DEGREE)
+    located = [
+        F.sum((F.col(axis) * units).cast("bigint")).alias(f"{axis}_sum") for axis in _AXES
+    ] + [F.count(axis).alias(f"{axis}_count") for axis in _AXES]
     parts = []
     for member, keys in _MEMBER_KEYS.items():
         aggregates = [F.count(F.lit(1)).alias("rows")]
@@ -385,7 +388,7 @@ def month_members(silver_311: DataFrame) -> DataFrame:
 
 _AXES = ("latitude", "longitude")
 _MEMBER_TYPES = {
-    **{f"{axis}_sum": _COORDINATE_SUM for axis in _AXES},
+    **{f"{axis}_sum": "bigint" for axis in _AXES},
     **{f"{axis}_count": "bigint" for axis in _AXES},
 }
 
@@ -454,7 +457,10 @@ def dim_location_of_members(members: DataFrame) -> DataFrame:
     """``dim_location`` from ``gold.silver_311_month_members``: the centroid is the mean of the
     location's valid coordinates over every month."""
     keys = _MEMBER_KEYS["location"]
-    sums = [F.sum(f"{axis}_sum").cast("double").alias(f"{axis}_sum") for axis in _AXES]
+    per_degree = F.lit(float(COORDINATE_UNITS_PER_DEGREE))
+    sums = [
+        (F.sum(f"{axis}_sum").cast("double") / per_degree).alias(f"{axis}_sum") for axis in _AXES
+    ]
     counts = [F.sum(f"{axis}_count").alias(f"{axis}_count") for axis in _AXES]
     located = (
         members.where(F.col("member") == "location")
