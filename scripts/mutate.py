@@ -115,18 +115,27 @@ TARGETS = (
             "src/nyc_lakehouse/pipelines/forecasting/metrics.py",
             "src/nyc_lakehouse/pipelines/forecasting/backtest.py",
             "src/nyc_lakehouse/pipelines/forecasting/models.py",
+            "src/nyc_lakehouse/pipelines/ml_features/features.py",
         ),
+        # forecast_features is tested value by value in tests/pipelines/forecasting
+        # (test_models_features.py, test_models_leakage.py); tests/pipelines/ml_features covers
+        # the panel and the calendar, which are not mutated here.
         (
             "tests/pipelines/forecasting",
             "--ignore=tests/pipelines/forecasting/test_pipeline_csv_panel.py",
+            # the MLflow registry (registry.py, not mutated here); its models train on the
+            # features, so every feature mutant would otherwise also build a clean virtualenv
+            "--ignore=tests/pipelines/forecasting/test_registry.py",
         ),
         "forecast metrics, backtest, champion choice and the gradient-boosting features",
-        # models.py: the code that computes numbers (intervals, the gradient-boosting feature
-        # builders, the ensemble), not model fitting (every mutant would train models) nor the
-        # statsforecast and MLflow wrappers around other libraries' models.
+        # models.py: the code that computes numbers (intervals, which feature rows train and
+        # which forecast, the ensemble), not model fitting (every mutant would train models) nor
+        # the statsforecast and MLflow wrappers around other libraries' models. features.py:
+        # the feature rows of the gold table and of the gradient-boosting model.
         (
             f"{FORECASTING}.metrics.*",
             f"{FORECASTING}.backtest.*",
+            "nyc_lakehouse.pipelines.ml_features.features.*",
             *(
                 f"{FORECASTING}.models.x_{name}__mutmut_*"
                 for name in (
@@ -134,14 +143,12 @@ TARGETS = (
                     "forecast_columns",
                     "tidy_intervals",
                     "_conformal_quantile",
+                    "split_feature_rows",
                     "ensemble_forecast",
                     "enabled_models",
                 )
             ),
-            *(
-                f"{FORECASTING}.models.xǁGradientBoostingForecasterǁ{name}__mutmut_*"
-                for name in ("_rows", "_calendar", "_feature_names", "_categorical_indices")
-            ),
+            f"{FORECASTING}.models.xǁGradientBoostingForecasterǁ_categorical_indices__mutmut_*",
         ),
     ),
     Target(
@@ -316,6 +323,30 @@ def run_mutmut(target: Target, jobs: int, resume: bool, only: list[str]) -> Path
     return work
 
 
+# mutmut's own mutant generation, without running tests: it resets the verdicts of every function
+# whose source changed and adds the mutants of new files and functions as not checked.
+GENERATE = """\
+from mutmut.__main__ import copy_also_copy_files, copy_src_dir, create_mutants, setup_source_paths
+from mutmut.mutation.trampoline import set_mutant_under_test
+
+set_mutant_under_test("mutant_generation")
+copy_src_dir()
+copy_also_copy_files()
+setup_source_paths()
+create_mutants({jobs})
+"""
+
+
+def generate_mutants(target: Target, jobs: int) -> Path:
+    """Refresh the work folder's mutants from the current sources, keeping unchanged verdicts."""
+    work = prepare(target, resume=True)
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+    subprocess.run(
+        [sys.executable, "-c", GENERATE.format(jobs=jobs)], cwd=work, env=env, check=True
+    )
+    return work
+
+
 def results(work: Path) -> dict[str, str]:
     """``{mutant name: verdict}`` from mutmut's meta files of the last run."""
     return {name: verdict for name, (verdict, _) in _verdicts(work).items()}
@@ -412,12 +443,17 @@ def main(argv: list[str] | None = None) -> int:
             only: list[str] = []
             skip = False
             if args.survivors:
+                # mutants without a verdict are not survivors: --resume tests those
                 only = sorted(
-                    n for n, v in results(work).items() if v not in CAUGHT and target.in_scope(n)
+                    n
+                    for n, v in results(work).items()
+                    if v not in CAUGHT and v != "not checked" and target.in_scope(n)
                 )
                 skip = not only
             elif args.resume and target.scope and results(work):
-                # Named mutants are always retested: name only those still without a verdict.
+                # Named mutants are always retested: name only those without a verdict once the
+                # mutants are regenerated from the current sources (new or changed functions).
+                generate_mutants(target, args.jobs)
                 only = sorted(
                     n for n, v in results(work).items() if v == "not checked" and target.in_scope(n)
                 )
