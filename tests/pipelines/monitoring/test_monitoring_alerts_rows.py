@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pandas as pd
+import pytest
 
 from nyc_lakehouse.pipelines.monitoring import alerts, nodes
 
@@ -118,3 +119,17 @@ def test_schema_drift_rows_are_counted_in_columns():
     assert first["message"] == f"schema_drift: {TABLE}: first schema seen, nothing to compare"
     same = _only(rule, nodes.metric_row(run, TABLE, "schema_drift", 0))
     assert (same["status"], same["unit"]) == ("ok", "columns")
+
+
+def test_a_rule_keeps_its_description_and_needs_a_name_and_a_check():
+    rule = {"name": "drift", "check": "schema_drift", "tables": [TABLE]}
+    (described,) = alerts.alert_rules_from_config([rule | {"description": "why it matters"}])
+    assert described.description == "why it matters"
+    (plain,) = alerts.alert_rules_from_config([rule])
+    assert plain.description == ""
+    nameless = {k: v for k, v in rule.items() if k != "name"}
+    with pytest.raises(ValueError, match=r"Alert '': use letters, digits and underscores"):
+        alerts.alert_rules_from_config([nameless])
+    checkless = {k: v for k, v in rule.items() if k != "check"}
+    with pytest.raises(ValueError, match=r"Alert 'drift': check '' is not one of"):
+        alerts.alert_rules_from_config([checkless])
