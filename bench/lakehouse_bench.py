@@ -899,10 +899,12 @@ TARGET_UPSERT_SECONDS = 2.0
 # the smallest (the default sizes make the largest table 50x the smallest).
 TARGET_UPSERT_GROWTH = 3.0
 TARGET_VS_DUCKDB = 1.0
-# The daily run's time at the largest size over its time at DAILY_BASE_SIZE: flat as silver
-# grows (gold rebuilds the months an increment touched, not the table).
+# The daily run's time at DAILY_TARGET_SIZE over its time at DAILY_BASE_SIZE: flat as silver
+# grows (gold rebuilds the months an increment touched, not the table). The whole history has
+# its own daily-run target (TARGET_FULL_DAILY_SECONDS), so a 40M size does not move this one.
 TARGET_DAILY_GROWTH = 1.5
 DAILY_BASE_SIZE = 1_000_000
+DAILY_TARGET_SIZE = 5_000_000
 # The whole 311 history on one machine (opt-in: make bench-full): landing zone to gold and the
 # daily run over it.
 FULL_SIZE = 40_000_000
@@ -971,16 +973,19 @@ def judge_targets(results: dict[str, Any]) -> dict[str, Any]:
     daily = [r for r in sizes if "daily_run" in r["stages"]]
     if daily:
         # from the first size of at least 1M rows (fixed costs decide below) to the largest
+        # size up to 5M rows
         base = next((r for r in daily if r["size"] >= DAILY_BASE_SIZE), daily[0])
-        runs = base["stages"]["daily_run"], daily[-1]["stages"]["daily_run"]
+        top = next((r for r in reversed(daily) if r["size"] <= DAILY_TARGET_SIZE), daily[-1])
+        top = top if top["size"] >= base["size"] else base
+        runs = base["stages"]["daily_run"], top["stages"]["daily_run"]
         ratio = runs[1]["seconds"] / max(runs[0]["seconds"], 1e-9)
         checks.append(
             {
                 "target": f"the daily run (every layer) at most {TARGET_DAILY_GROWTH:g}x from "
-                f"{base['size']:,} to {daily[-1]['size']:,} rows",
+                f"{base['size']:,} to {top['size']:,} rows",
                 "measured": f"{runs[0]['seconds']:.1f} s -> {runs[1]['seconds']:.1f} s "
                 f"({ratio:.2f}x)" + _cpu_growth(*runs),
-                "met": ratio <= TARGET_DAILY_GROWTH if daily[-1] is not base else None,
+                "met": ratio <= TARGET_DAILY_GROWTH if top is not base else None,
             }
         )
     if largest["size"] >= FULL_SIZE:
