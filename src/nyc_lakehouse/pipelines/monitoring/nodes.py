@@ -594,7 +594,10 @@ def quarantine_metrics(
         table, results_table = check["table"], check["results_table"]
         results = open_table(results_table, lakehouse_root)
         if results is None:
-            rows.append(missing_table_row(run, results_table, lakehouse_root))
+            # No silver run has recorded its checks yet: the silver table is configured, so the
+            # alert must say that no run checked it, not that it is missing from monitoring.
+            detail = f"no silver run ({results_table} not found)"
+            rows.append(metric_row(run, table, "quarantine_share", None, detail=detail))
             continue
         latest = (
             results.load()
