@@ -6,14 +6,14 @@ for tables that cannot be judged, the rule-name and setting errors in full, the 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+from test_monitoring_alerts import NOW, _run
+from test_monitoring_alerts import _verdict as _only
 
 from nyc_lakehouse.pipelines.monitoring import alerts, nodes
 
-NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 SILVER = "silver.nyc311_service_requests"
 QUARANTINE = {
     "name": "quarantine",
@@ -21,16 +21,6 @@ QUARANTINE = {
     "tables": [SILVER],
     "max_share": 0.05,
 }
-
-
-def _run() -> dict:
-    return nodes.new_monitoring_run(NOW)
-
-
-def _only(rule: dict, *rows: dict) -> pd.Series:
-    frame = alerts.evaluate_alerts(_run(), [rule], nodes.metrics_frame(list(rows)))
-    assert len(frame) == 1, frame
-    return frame.iloc[0]
 
 
 def _judged(row: pd.Series) -> tuple:
