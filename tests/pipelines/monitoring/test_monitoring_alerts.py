@@ -196,8 +196,11 @@ QUARANTINE = {
 SILVER = "silver.nyc311_service_requests"
 
 
-def _write_silver_run(spark, data_root: Path, run_id: str, at: datetime, checked: int, bad: int):
-    results = [(run_id, SILVER, "rule", "quarantine", bad, checked, bad / checked, at)]
+def _write_silver_run(
+    spark, data_root: Path, run_id: str, at: datetime, checked: int, bad: int, table: str = SILVER
+):
+    share = bad / checked if checked else 0.0
+    results = [(run_id, table, "rule", "quarantine", bad, checked, share, at)]
     spark.createDataFrame(
         results,
         "run_id string, table_name string, rule_name string, action string, "
