@@ -1,4 +1,5 @@
-"""window_metrics at a zero or unknown MASE scale and for a model without an interval.
+"""window_metrics at a zero or unknown MASE scale and for a model without an interval; sMAPE
+of a day where actual and forecast are both 0.
 
 Two series of a constant 5.0, scored on two days after the cutoff 2024-01-08: ``flat`` has
 8 training days (one seasonal pair, |5 - 5| = 0: a zero scale), ``short`` 5 (fewer than a
@@ -9,12 +10,14 @@ exactly with the interval [4, 6]; model ``N`` forecasts 6.0 then 5.0 (MAE 0.5) w
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from nyc_lakehouse.pipelines.forecasting import backtest as bt
+from nyc_lakehouse.pipelines.forecasting import metrics
 
 CUTOFF = pd.Timestamp("2024-01-08")
 SCORED = pd.date_range("2024-01-09", periods=2, freq="D")
@@ -88,3 +91,11 @@ def test_a_model_without_an_interval_has_no_coverage_rather_than_zero():
     assert scores[("M", "short")]["coverage_80"] == 1.0
     assert math.isnan(scores[("N", "flat")]["coverage_80"])
     assert math.isnan(scores[("N", "short")]["coverage_80"])
+
+
+def test_smape_counts_a_day_where_both_are_zero_as_0_without_reading_unset_memory():
+    # np.divide(..., where=...) leaves the skipped entries as they are: without a zeroed output
+    # array they hold whatever the memory held, and numpy warns about it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert metrics.smape([0.0, 0.0, 4.0], [0.0, 0.0, 2.0]) == pytest.approx(100 * (2 / 3) / 3)
