@@ -43,12 +43,9 @@ def smape(actual: ArrayLike, forecast: ArrayLike) -> float:
     actual = np.asarray(actual, float)
     forecast = np.asarray(forecast, float)
     denominator = np.abs(actual) + np.abs(forecast)
-    ratio = np.divide(
-        2.0 * np.abs(actual - forecast),
-        denominator,
-        out=np.zeros_like(denominator),
-        where=denominator > 0,
-    )
+    # A zero denominator means actual and forecast are both 0, so the numerator is 0 as well:
+    # dividing it by 1 instead gives the day's 0 without a division by zero.
+    ratio = 2.0 * np.abs(actual - forecast) / np.where(denominator > 0, denominator, 1.0)
     return float(100.0 * np.mean(ratio))
 
 
