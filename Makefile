@@ -91,7 +91,7 @@ bench: setup
 # The whole 311 history on one machine (docs/performance.md, "40M rows"): 5M and 40M rows, JVM
 # Spark and DuckDB at 5M only (--jvm-max-rows, --duckdb-max-rows), no forecasting; about 25 GB
 # of disk under bench/.work and an hour on 2 cores (add --jvm-max-rows 40000000 for JVM Spark at
-# 40M: about one more hour). BENCH_ARGS adds options as above.
+# 40M: about 40 more minutes). BENCH_ARGS adds options as above.
 bench-full: setup
 	$(RUN) python bench/lakehouse_bench.py --sizes 5000000,40000000 --series "" \
 		--forecast-panels "" $(BENCH_ARGS)

@@ -1303,7 +1303,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         type=lambda text: int(float(text)),
         default=DEFAULT_JVM_MAX_ROWS,
         help="run the jvm engine only at sizes up to this (default 5000000; JVM silver at 40M "
-        "rows took 43 min on 2 cores)",
+        "rows took 31 min on 2 cores)",
     )
     parser.add_argument(
         "--engines",
