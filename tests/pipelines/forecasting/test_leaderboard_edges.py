@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from test_metrics_edges import _windows
 
 from nyc_lakehouse.pipelines.forecasting import backtest as bt
 
-CUTOFFS = pd.to_datetime(["2024-01-07", "2024-01-14", "2024-01-21"])
-
 
 def _per_window(mase: dict[tuple[str, str], float]) -> pd.DataFrame:
-    rows = [
-        {"cutoff": cutoff, "model": model, "unique_id": uid, "mase": value}
-        for (uid, model), value in mase.items()
-        for cutoff in CUTOFFS
-    ]
-    return pd.DataFrame(rows).assign(smape=1.0, rmse=1.0, coverage_80=0.8)
+    """Three windows in which each (series, model) scores the same MASE."""
+    return _windows({key: [value] * 3 for key, value in mase.items()})
 
 
 def _champion_mase(per_window: pd.DataFrame, **choice) -> dict[str, float]:

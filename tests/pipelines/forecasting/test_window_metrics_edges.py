@@ -94,8 +94,8 @@ def test_a_model_without_an_interval_has_no_coverage_rather_than_zero():
 
 
 def test_smape_counts_a_day_where_both_are_zero_as_0_without_reading_unset_memory():
-    # np.divide(..., where=...) leaves the skipped entries as they are: without a zeroed output
-    # array they hold whatever the memory held, and numpy warns about it
+    # the 0/0 days count 0, computed without a division by zero (numpy would warn) and without
+    # reading an entry the division skipped
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert metrics.smape([0.0, 0.0, 4.0], [0.0, 0.0, 2.0]) == pytest.approx(100 * (2 / 3) / 3)
